@@ -1,0 +1,1 @@
+"""Enrichment: named entities (entities.py) and quotes with speakers (quotes.py)."""
