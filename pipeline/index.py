@@ -1,0 +1,450 @@
+"""Elasticsearch templates, versioned indices, aliases and idempotent bulk writes.
+
+Layout per kind (``articles``, ``feeds``): a composable index template matching
+``<prefix>-<kind>-v*``, a versioned index ``<prefix>-<kind>-v<N>`` and the alias
+``<prefix>-<kind>`` (the write index) that every reader and writer uses. ``wiredesk index migrate``
+creates ``v<N+1>`` from the current template, copies the documents, checks the counts and moves
+the alias in one atomic action, so search keeps answering throughout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Iterable, Iterator
+
+from pipeline.errors import PermanentError, RetryableError
+from pipeline.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+KINDS = ("articles", "feeds")
+TEXT_ANALYZER = "wd_text"
+RETRY_STATUSES = (429, 502, 503, 504)
+ARTICLE_STATUSES = ("pending", "claimed", "fetched", "indexed", "failed")
+# Entity labels (spaCy OntoNotes) feeding the flat facet arrays.
+FACET_LABELS = {"PERSON": "people", "ORG": "organizations", "GPE": "places", "LOC": "places", "FAC": "places"}
+# Filters the English chain needs; all come from the analysis-common module.
+ENGLISH_FILTERS = {
+    "wd_english_possessive": {"type": "stemmer", "language": "possessive_english"},
+    "wd_english_stop": {"type": "stop", "stopwords": "_english_"},
+    "wd_english_stemmer": {"type": "stemmer", "language": "english"},
+}
+
+
+# -- connection ------------------------------------------------------------------------------
+
+
+def connect(settings: Settings):
+    """An Elasticsearch client for the configured cluster (auth, CA, timeouts, retries)."""
+    from elasticsearch import Elasticsearch
+
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.es_request_timeout,
+        "retry_on_timeout": True,
+        "max_retries": settings.es_max_retries,
+    }
+    if settings.es_username:
+        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
+    if settings.es_ca_certs:
+        kwargs["ca_certs"] = settings.es_ca_certs
+    return Elasticsearch(settings.effective_es_url, **kwargs)
+
+
+def cluster_info(es) -> dict:
+    """Version and health; ``GET /`` is not allowed on every distribution, so ask the local node."""
+    nodes = es.nodes.info(node_id="_local", metric="_none").body.get("nodes", {})
+    node = next(iter(nodes.values()), {})
+    if "version" not in node:  # metric=_none still returns version; older servers may not
+        nodes = es.nodes.info(node_id="_local").body.get("nodes", {})
+        node = next(iter(nodes.values()), {})
+    health = es.cluster.health().body
+    return {"version": node.get("version"), "status": health.get("status"), "cluster_name": health.get("cluster_name")}
+
+
+def has_english_analysis(es) -> bool:
+    """True when the cluster has the English analysis chain (analysis-common module)."""
+    from elasticsearch import ApiError
+
+    chain = [*ENGLISH_FILTERS.values(), "lowercase", "asciifolding"]
+    try:
+        es.indices.analyze(tokenizer="standard", filter=chain, text="The editor's cafés were running")
+    except ApiError as exc:
+        if exc.status_code == 400:
+            return False
+        raise
+    return True
+
+
+# -- templates -------------------------------------------------------------------------------
+
+
+def build_analysis(english: bool) -> dict:
+    """Index analysis settings: the English chain when available, the standard analyzer otherwise."""
+    if not english:
+        return {"analyzer": {TEXT_ANALYZER: {"type": "standard", "stopwords": "_english_"}}}
+    chain = ["wd_english_possessive", "lowercase", "asciifolding", "wd_english_stop", "wd_english_stemmer"]
+    return {
+        "filter": dict(ENGLISH_FILTERS),
+        "analyzer": {TEXT_ANALYZER: {"type": "custom", "tokenizer": "standard", "filter": chain}},
+    }
+
+
+def text_field(keyword: bool = True, ignore_above: int = 512) -> dict:
+    """An analysed text field, with a ``.keyword`` sub-field for exact filters and sorting."""
+    spec: dict[str, Any] = {"type": "text", "analyzer": TEXT_ANALYZER}
+    if keyword:
+        spec["fields"] = {"keyword": {"type": "keyword", "ignore_above": ignore_above}}
+    return spec
+
+
+def keyword_field(text: bool = False) -> dict:
+    """A keyword field, optionally with an analysed ``.text`` sub-field for matching by words."""
+    spec: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
+    if text:
+        spec["fields"] = {"text": {"type": "text", "analyzer": TEXT_ANALYZER}}
+    return spec
+
+
+def error_field() -> dict:
+    """The recorded error of an item: short reason code and message."""
+    return {
+        "properties": {
+            "reason": {"type": "keyword"},
+            "message": {"type": "text", "analyzer": TEXT_ANALYZER},
+            "retryable": {"type": "boolean"},
+            "status": {"type": "keyword"},
+        }
+    }
+
+
+def build_articles_mappings() -> dict:
+    """Article mapping (DESIGN.md): ``dynamic: false`` keeps junk in _source but out of the mapping."""
+    kw, date = {"type": "keyword"}, {"type": "date"}
+    entities = {
+        "type": "nested",
+        "dynamic": False,
+        "properties": {
+            "name": keyword_field(text=True),
+            "label": kw,
+            "count": {"type": "integer"},
+            "aliases": keyword_field(text=True),
+        },
+    }
+    quotes = {
+        "type": "nested",
+        "dynamic": False,
+        "properties": {
+            "text": text_field(keyword=False),
+            "speaker": keyword_field(text=True),
+            "speaker_label": kw,
+            "cue": kw,
+            "kind": kw,
+            "position": {"type": "integer"},
+            "start": {"type": "integer"},
+            "end": {"type": "integer"},
+        },
+    }
+    props: dict[str, Any] = {
+        **{name: kw for name in ("url", "canonical_url", "feed", "source", "language", "guid")},
+        **{name: kw for name in ("status", "claimed_by", "raw_path", "pipeline_version")},
+        **{name: kw for name in ("fingerprint", "duplicate_group", "people", "organizations", "places")},
+        "speakers": kw,
+        "title": text_field(),
+        "summary": text_field(keyword=False),
+        "text": text_field(keyword=False),
+        "authors": keyword_field(text=True),
+        "word_count": {"type": "integer"},
+        "image": {"type": "keyword", "index": False, "doc_values": False},
+        "attempts": {"type": "integer"},
+        "error": error_field(),
+        "entities": entities,
+        "quotes": quotes,
+    }
+    for name in ("published_at", "fetched_at", "discovered_at", "claimed_at", "next_attempt_at", "updated_at"):
+        props[name] = date
+    return {"dynamic": False, "properties": props}
+
+
+def build_feeds_mappings() -> dict:
+    """Feed state mapping: one document per feed."""
+    kw, date, num = {"type": "keyword"}, {"type": "date"}, {"type": "integer"}
+    props: dict[str, Any] = {
+        **{name: kw for name in ("url", "name", "source", "language", "etag", "last_modified", "last_status")},
+        **{name: kw for name in ("health", "site_url", "kind")},
+        "title": text_field(),
+        "enabled": {"type": "boolean"},
+        "consecutive_failures": num,
+        "error": error_field(),
+        "counts": {"type": "object", "dynamic": False, "properties": {k: num for k in ("seen", "new", "errors")}},
+    }
+    for name in ("last_poll_at", "last_success_at", "last_new_at", "next_poll_at", "updated_at"):
+        props[name] = date
+    return {"dynamic": False, "properties": props}
+
+
+def build_template(settings: Settings, kind: str, english: bool) -> dict:
+    """Body of the composable index template for one kind (pure: no cluster access)."""
+    mappings = build_articles_mappings() if kind == "articles" else build_feeds_mappings()
+    return {
+        "index_patterns": [f"{settings.index_prefix}-{kind}-v*"],
+        "priority": 200,  # above the built-in templates
+        "template": {
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": build_analysis(english)},
+            "mappings": mappings,
+        },
+        "_meta": {"managed_by": "wiredesk", "english_analysis": english},
+    }
+
+
+# -- indices and aliases ---------------------------------------------------------------------
+
+
+def alias_name(settings: Settings, kind: str) -> str:
+    """The alias readers and writers use for a kind."""
+    return settings.articles_alias if kind == "articles" else settings.feeds_alias
+
+
+def index_name(settings: Settings, kind: str, version: int) -> str:
+    """The concrete versioned index behind an alias."""
+    return f"{settings.index_prefix}-{kind}-v{version}"
+
+
+def put_template(es, settings: Settings, kind: str, english: bool) -> None:
+    """Create or overwrite the index template (idempotent)."""
+    body = build_template(settings, kind, english)
+    es.indices.put_index_template(name=f"{settings.index_prefix}-{kind}", **body)
+
+
+def current_index(es, settings: Settings, kind: str) -> str | None:
+    """The index the alias writes to, or None when the alias does not exist yet."""
+    from elasticsearch import NotFoundError
+
+    try:
+        found = es.indices.get_alias(name=alias_name(settings, kind)).body
+    except NotFoundError:
+        return None
+    names = sorted(found)
+    for name in names:
+        spec = found[name].get("aliases", {}).get(alias_name(settings, kind), {})
+        if spec.get("is_write_index"):
+            return name
+    return names[-1] if names else None
+
+
+def create_index(es, index: str, alias: str | None = None) -> bool:
+    """Create an index (optionally with its write alias); False when it already exists."""
+    from elasticsearch import BadRequestError
+
+    aliases = {alias: {"is_write_index": True}} if alias else None
+    try:
+        es.indices.create(index=index, aliases=aliases)
+    except BadRequestError as exc:
+        if exc.error == "resource_already_exists_exception":
+            return False
+        raise
+    return True
+
+
+def ensure_indices(es, settings: Settings) -> dict[str, str]:
+    """Idempotently create templates, the first versioned indices and their aliases."""
+    english = has_english_analysis(es)
+    result = {}
+    for kind in KINDS:
+        put_template(es, settings, kind, english)
+        current = current_index(es, settings, kind)
+        if current is None:
+            current = index_name(settings, kind, 1)
+            # Index and alias are created in one request, so a concurrent caller either
+            # creates both or gets resource_already_exists (the other caller created both).
+            if create_index(es, current, alias_name(settings, kind)):
+                LOGGER.info("created %s with alias %s", current, alias_name(settings, kind))
+        result[kind] = current
+    es.cluster.health(index=list(result.values()), wait_for_status="yellow", timeout="30s")
+    return result
+
+
+def delete_indices(es, settings: Settings) -> None:
+    """Remove every index and template of this prefix (tests and benchmarks clean up with it)."""
+    for kind in KINDS:
+        # Wildcard deletes are refused (action.destructive_requires_name): resolve names first.
+        names = list(es.indices.get(index=f"{settings.index_prefix}-{kind}-v*", allow_no_indices=True).body)
+        if names:
+            es.indices.delete(index=names, ignore_unavailable=True)
+        es.options(ignore_status=404).indices.delete_index_template(name=f"{settings.index_prefix}-{kind}")
+
+
+# -- documents -------------------------------------------------------------------------------
+
+
+def doc_id(canonical_url: str) -> str:
+    """The document id everywhere: sha1 hex of the canonical URL."""
+    return hashlib.sha1(canonical_url.strip().encode("utf-8")).hexdigest()
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO-8601 string."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """Values without blanks or repeats, first occurrence first."""
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def add_facets(doc: dict) -> dict:
+    """Fill the flat facet arrays (people, organizations, places, speakers) from entities and quotes."""
+    out = dict(doc)
+    by_facet: dict[str, list[str]] = {"people": [], "organizations": [], "places": []}
+    for entity in doc.get("entities") or []:
+        facet = FACET_LABELS.get(entity.get("label", ""))
+        if facet:
+            by_facet[facet].append(entity.get("name", ""))
+    for facet, names in by_facet.items():
+        out.setdefault(facet, unique(names))
+    out.setdefault("speakers", unique(q.get("speaker") or "" for q in doc.get("quotes") or []))
+    return out
+
+
+def article_id(doc: dict) -> str:
+    """The id of an article document: from ``_id``, else its canonical URL, else its URL."""
+    if doc.get("_id"):
+        return doc["_id"]
+    url = doc.get("canonical_url") or doc.get("url")
+    if not url:
+        raise PermanentError("article has neither canonical_url nor url", reason="missing_url")
+    return doc_id(url)
+
+
+# -- bulk writes -----------------------------------------------------------------------------
+
+
+@dataclass
+class BulkResult:
+    """Outcome of a bulk write: how many landed, and every failed item with status and reason."""
+
+    succeeded: int = 0
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        """Number of items that did not land."""
+        return len(self.failures)
+
+    def merge(self, other: "BulkResult") -> "BulkResult":
+        """Both results together."""
+        return BulkResult(self.succeeded + other.succeeded, self.failures + other.failures)
+
+
+def describe_failure(info: dict) -> dict:
+    """One failed bulk item as ``{_id, status, reason, message}``."""
+    error = info.get("error")
+    if isinstance(error, dict):
+        reason, message = error.get("type", "error"), error.get("reason", "")
+        if error.get("caused_by", {}).get("reason"):
+            message = f"{message}: {error['caused_by']['reason']}"
+    else:
+        reason, message = "request_failed", str(error or "")
+    return {"_id": info.get("_id"), "status": info.get("status", 500), "reason": reason, "message": message[:1000]}
+
+
+def bulk_write(es, settings: Settings, actions: Iterable[dict], *, refresh: bool = False) -> BulkResult:
+    """Send actions through ``streaming_bulk``: chunked, 429/5xx retried, every failure reported."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+    from elastic_transport import ConnectionTimeout
+    from elasticsearch.helpers import streaming_bulk
+
+    result = BulkResult()
+    extra = {"refresh": "wait_for"} if refresh else {}
+    stream = streaming_bulk(
+        es,
+        actions,
+        chunk_size=settings.bulk_chunk_docs,
+        max_chunk_bytes=settings.bulk_chunk_bytes,
+        raise_on_error=False,
+        raise_on_exception=False,  # whole-request 429/503 become per-item failures, then retried
+        max_retries=settings.bulk_max_retries,
+        initial_backoff=settings.bulk_initial_backoff,
+        max_backoff=30,
+        retry_on_status=RETRY_STATUSES,
+        **extra,
+    )
+    try:
+        for ok, item in stream:
+            info = next(iter(item.values()))
+            if ok:
+                result.succeeded += 1
+            else:
+                result.failures.append(describe_failure(info))
+    except (TransportConnectionError, ConnectionTimeout) as exc:
+        # Writes are idempotent: the caller (task retry) sends the whole batch again.
+        error = RetryableError(f"Elasticsearch unavailable during bulk write: {exc}", reason="es_unavailable")
+        error.partial = result  # type: ignore[attr-defined]
+        raise error from exc
+    for failure in result.failures:
+        LOGGER.warning("bulk item %s failed: %s %s", failure["_id"], failure["status"], failure["reason"])
+    return result
+
+
+def index_actions(alias: str, docs: Iterable[dict], rejected: list[dict], id_of=article_id) -> Iterator[dict]:
+    """Bulk ``index`` actions for whole documents; documents without an id go to ``rejected``."""
+    stamp = now_iso()
+    for doc in docs:
+        try:
+            _id = id_of(doc)
+        except PermanentError as exc:
+            rejected.append({"_id": None, "status": 400, "reason": exc.reason, "message": str(exc)})
+            continue
+        source = {k: v for k, v in doc.items() if k != "_id"}
+        source.setdefault("updated_at", stamp)
+        yield {"_op_type": "index", "_index": alias, "_id": _id, "_source": source}
+
+
+def failure_actions(alias: str, failures: list[dict], docs_by_id: dict[str, dict]) -> Iterator[dict]:
+    """Upserts that record failed items on the item itself: status failed, error, attempts."""
+    for failure in failures:
+        doc = docs_by_id.get(failure["_id"] or "")
+        if doc is None:
+            continue
+        error = {"reason": failure["reason"], "message": failure["message"], "retryable": False}
+        record = {"status": "failed", "error": error, "updated_at": now_iso()}
+        for key in ("url", "canonical_url", "feed", "source", "guid", "attempts"):
+            if isinstance(doc.get(key), (str, int)):
+                record[key] = doc[key]
+        yield {"_op_type": "update", "_index": alias, "_id": failure["_id"], "doc": record, "doc_as_upsert": True}
+
+
+def index_articles(es, settings: Settings, docs: Iterable[dict], *, refresh: bool = False) -> BulkResult:
+    """Index whole article documents by canonical-URL id; rejected items are recorded as failed."""
+    docs = [add_facets(doc) for doc in docs]
+    rejected: list[dict] = []
+    alias = settings.articles_alias
+    result = bulk_write(es, settings, index_actions(alias, docs, rejected), refresh=refresh)
+    result.failures.extend(rejected)
+    permanent = [f for f in result.failures if f["status"] not in RETRY_STATUSES and f["_id"]]
+    if permanent:
+        by_id = {article_id(d): d for d in docs if d.get("canonical_url") or d.get("url") or d.get("_id")}
+        bulk_write(es, settings, failure_actions(alias, permanent, by_id), refresh=refresh)
+    return result
+
+
+def index_feeds(es, settings: Settings, docs: Iterable[dict], *, refresh: bool = False) -> BulkResult:
+    """Index whole feed-state documents, ``_id`` = hash of the feed URL."""
+    rejected: list[dict] = []
+    actions = index_actions(settings.feeds_alias, docs, rejected, id_of=lambda d: d.get("_id") or article_id(d))
+    result = bulk_write(es, settings, actions, refresh=refresh)
+    result.failures.extend(rejected)
+    return result
+
+
+def update_documents(es, settings: Settings, alias: str, updates: dict[str, dict], *, refresh: bool = False) -> BulkResult:
+    """Partial updates (``doc_as_upsert``) by id, e.g. pipeline status changes."""
+    stamp = now_iso()
+    actions = (
+        {"_op_type": "update", "_index": alias, "_id": _id, "doc": {"updated_at": stamp, **doc}, "doc_as_upsert": True}
+        for _id, doc in updates.items()
+    )
+    return bulk_write(es, settings, actions, refresh=refresh)

@@ -1,0 +1,129 @@
+"""Realistic article documents and Elasticsearch fixtures for the index, search and API tests.
+
+Not a test module (no ``test_`` prefix): test_index_*, test_search_* and test_api_* import it, and
+benchmarks/bench_index_search.py builds its 20,000 documents with :func:`make_articles`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.settings import Settings
+
+DEV_ES_URL = "http://127.0.0.1:9201"
+
+PEOPLE = [
+    ("Marwan Momani", "Jordan's trade minister"),
+    ("François-Philippe Champagne", "Canada's industry minister"),
+    ("Ursula von der Leyen", "the European Commission president"),
+    ("Jerome Powell", "the Federal Reserve chair"),
+    ("Kristalina Georgieva", "the IMF managing director"),
+    ("Narendra Modi", "India's prime minister"),
+    ("Olaf Scholz", "the German chancellor"),
+    ("Ngozi Okonjo-Iweala", "the WTO director-general"),
+]
+ORGS = ["Reuters", "European Commission", "Federal Reserve", "International Monetary Fund", "World Trade Organization",
+        "OPEC", "Siemens", "Toyota", "United Nations", "Bank of Canada"]
+PLACES = ["Iran", "Jordan", "Canada", "Brussels", "Washington", "India", "Germany", "Geneva", "Tokyo", "Ottawa"]
+SOURCES = ["Reuters", "AP", "BBC News", "The Guardian", "Al Jazeera", "CBC News"]
+TOPICS = [
+    ("oil prices", "Crude oil prices climbed as OPEC signalled further output cuts"),
+    ("trade talks", "Negotiators resumed trade talks after weeks of stalled progress"),
+    ("interest rates", "The central bank held interest rates steady amid cooling inflation"),
+    ("sanctions on Iran", "New sanctions on Iran targeted shipping and energy exports"),
+    ("semiconductor plant", "A new semiconductor plant promises thousands of jobs"),
+    ("climate summit", "Delegates at the climate summit argued over financing for poorer nations"),
+    ("election campaign", "The election campaign entered its final week with polls tightening"),
+    ("wildfire season", "Firefighters braced for a severe wildfire season after a dry spring"),
+]
+CUES = ["said", "told reporters", "warned", "added", "according to", "stressed"]
+FILLER = (
+    "Officials declined to give a timetable. Analysts said markets had largely priced in the move. "
+    "The announcement followed a series of meetings between ministers and industry representatives. "
+    "Critics argued the measures would do little for households facing higher costs. "
+)
+
+
+def make_article(i: int, rng: random.Random, base: datetime | None = None) -> dict:
+    """One realistic article document (entities, quotes, facets, pipeline state)."""
+    base = base or datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    topic, lead = TOPICS[i % len(TOPICS)]
+    person, role = PEOPLE[i % len(PEOPLE)]
+    other, _ = PEOPLE[(i * 3 + 1) % len(PEOPLE)]
+    org, place, source = rng.choice(ORGS), PLACES[i % len(PLACES)], SOURCES[i % len(SOURCES)]
+    quote = f"We will not accept any deal on {topic} that ignores {place}"
+    text = (f"{lead}, {person}, {role}, said on Tuesday. \"{quote},\" {person} {rng.choice(CUES)}. "
+            f"{other} said talks with {org} in {place} would continue. " + FILLER * rng.randint(2, 6))
+    published = base + timedelta(hours=i % 240, minutes=i % 60)
+    url = f"https://news.example.org/{source.lower().replace(' ', '-')}/{published:%Y/%m/%d}/story-{i}"
+    return {
+        "url": url + "?utm_source=rss",
+        "canonical_url": url,
+        "feed": f"{source.lower().replace(' ', '-')}-world",
+        "source": source,
+        "title": f"{lead.split(' as ')[0].split(' after ')[0]} ({place}) #{i}",
+        "summary": lead + ".",
+        "authors": [f"Reporter {i % 17}"],
+        "published_at": published.isoformat(),
+        "fetched_at": (published + timedelta(minutes=5)).isoformat(),
+        "language": "en" if i % 10 else "fr",
+        "text": text,
+        "word_count": len(text.split()),
+        "image": f"https://img.example.org/{i}.jpg",
+        "status": "indexed",
+        "attempts": 1,
+        "pipeline_version": "1",
+        "fingerprint": f"fp{i // 2}",
+        "duplicate_group": f"dg{i // 2}" if i % 7 == 0 else f"dg-{i}",
+        "entities": [
+            {"name": person, "label": "PERSON", "count": 2, "aliases": [person.split()[-1]]},
+            {"name": other, "label": "PERSON", "count": 1, "aliases": []},
+            {"name": org, "label": "ORG", "count": 1, "aliases": []},
+            {"name": place, "label": "GPE", "count": 2, "aliases": []},
+        ],
+        "quotes": [
+            {"text": quote, "speaker": person, "speaker_label": "PERSON", "cue": "said", "kind": "direct",
+             "position": 0, "start": text.index(quote), "end": text.index(quote) + len(quote)},
+            {"text": f"talks with {org} in {place} would continue", "speaker": other, "speaker_label": "PERSON",
+             "cue": "said", "kind": "indirect", "position": 1},
+        ],
+    }
+
+
+def make_articles(n: int, seed: int = 7, start: int = 0) -> list[dict]:
+    """``n`` realistic article documents, deterministic for a seed."""
+    rng = random.Random(seed)
+    return [make_article(i, rng) for i in range(start, start + n)]
+
+
+def fresh_settings(tmp_path, **overrides) -> Settings:
+    """Settings with a unique index prefix, pointing at the dev (or configured) cluster."""
+    url = os.environ.get("WIREDESK_ES_URL", DEV_ES_URL)
+    prefix = f"wdidx-{uuid.uuid4().hex[:10]}"
+    return Settings(es_url=url, index_prefix=prefix, data_dir=tmp_path, **overrides)
+
+
+@pytest.fixture
+def es_settings(tmp_path):
+    """A fresh Settings per test (unique prefix); its indices are deleted afterwards."""
+    from pipeline.index import connect, delete_indices
+
+    settings = fresh_settings(tmp_path)
+    yield settings
+    delete_indices(connect(settings), settings)
+
+
+@pytest.fixture
+def es_client(es_settings):
+    """A client for the test cluster with the indices of this test's prefix created."""
+    from pipeline.index import connect, ensure_indices
+
+    client = connect(es_settings)
+    ensure_indices(client, es_settings)
+    yield client
+    client.close()

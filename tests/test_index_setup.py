@@ -1,0 +1,114 @@
+"""Index set-up: templates, aliases, analysis detection, ids, and a round trip through the alias."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
+
+from pipeline import index
+
+
+def test_doc_id_is_stable_sha1_of_canonical_url():
+    url = "https://news.example.org/world/2026/11/01/story"
+    assert index.doc_id(url) == index.doc_id(url + "  ")
+    assert len(index.doc_id(url)) == 40
+    assert index.doc_id(url) != index.doc_id(url + "-2")
+
+
+@pytest.mark.parametrize("english", [True, False])
+def test_template_analysis_branches(english, tmp_path):
+    body = index.build_template(fresh_settings(tmp_path), "articles", english)
+    analyzer = body["template"]["settings"]["analysis"]["analyzer"][index.TEXT_ANALYZER]
+    if english:
+        assert analyzer["type"] == "custom"
+        assert {"asciifolding", "lowercase", "wd_english_stemmer", "wd_english_possessive", "wd_english_stop"} <= set(
+            analyzer["filter"]
+        )
+        filters = body["template"]["settings"]["analysis"]["filter"]
+        assert filters["wd_english_stemmer"] == {"type": "stemmer", "language": "english"}
+    else:
+        assert analyzer["type"] == "standard"
+    assert body["template"]["mappings"]["dynamic"] is False
+    assert body["_meta"]["english_analysis"] is english
+
+
+def test_mapping_shapes():
+    props = index.build_articles_mappings()["properties"]
+    assert props["entities"]["type"] == "nested"
+    assert props["quotes"]["type"] == "nested"
+    assert props["title"]["fields"]["keyword"]["type"] == "keyword"
+    for name in ("people", "organizations", "places", "speakers", "source", "status", "duplicate_group"):
+        assert props[name]["type"] == "keyword"
+    for name in ("published_at", "claimed_at", "next_attempt_at", "discovered_at"):
+        assert props[name]["type"] == "date"
+    assert set(props["error"]["properties"]) >= {"reason", "message"}
+
+
+@pytest.mark.integration
+def test_real_cluster_has_no_english_chain_and_accepts_standard(es_client, es_settings):
+    # The dev cluster is the core-only distribution: no analysis-common module.
+    assert index.has_english_analysis(es_client) is False
+    body = es_client.indices.get_index_template(name=f"{es_settings.index_prefix}-articles").body
+    analysis = body["index_templates"][0]["index_template"]["template"]["settings"]["index"]["analysis"]
+    assert analysis["analyzer"][index.TEXT_ANALYZER]["type"] == "standard"
+
+
+@pytest.mark.integration
+def test_cluster_info_reports_version_and_health(es_client):
+    info = index.cluster_info(es_client)
+    assert info["version"].count(".") == 2
+    assert info["status"] in {"green", "yellow"}
+
+
+@pytest.mark.integration
+def test_ensure_indices_is_idempotent(es_client, es_settings):
+    first = index.current_index(es_client, es_settings, "articles")
+    again = index.ensure_indices(es_client, es_settings)
+    assert again == {"articles": f"{es_settings.index_prefix}-articles-v1", "feeds": f"{es_settings.index_prefix}-feeds-v1"}
+    assert first == again["articles"]
+
+
+@pytest.mark.integration
+def test_ensure_indices_concurrent_callers(es_settings):
+    clients = [index.connect(es_settings) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def call(client):
+        try:
+            index.ensure_indices(client, es_settings)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    aliases = clients[0].indices.get_alias(name=es_settings.articles_alias).body
+    assert list(aliases) == [f"{es_settings.index_prefix}-articles-v1"]
+
+
+@pytest.mark.integration
+def test_round_trip_index_get_search(es_client, es_settings):
+    doc = make_articles(1)[0]
+    result = index.index_articles(es_client, es_settings, [doc], refresh=True)
+    assert (result.succeeded, result.failed) == (1, 0)
+    _id = index.doc_id(doc["canonical_url"])
+    got = es_client.get(index=es_settings.articles_alias, id=_id).body
+    assert got["_source"]["title"] == doc["title"]
+    assert got["_source"]["people"] == ["Marwan Momani", doc["entities"][1]["name"]]
+    assert got["_source"]["speakers"] == [q["speaker"] for q in doc["quotes"]]
+    hits = es_client.search(index=es_settings.articles_alias, query={"match": {"text": "output cuts"}}).body
+    assert [h["_id"] for h in hits["hits"]["hits"]] == [_id]
+
+
+@pytest.mark.integration
+def test_junk_fields_do_not_pollute_mapping(es_client, es_settings):
+    doc = dict(make_articles(1)[0], junk_field="x", another={"deep": 1})
+    assert index.index_articles(es_client, es_settings, [doc], refresh=True).failed == 0
+    mapping = es_client.indices.get_mapping(index=es_settings.articles_alias).body
+    props = next(iter(mapping.values()))["mappings"]["properties"]
+    assert "junk_field" not in props and "another" not in props
