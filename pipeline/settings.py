@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     es_start_timeout: float = 120.0
     es_request_timeout: float = 30.0
     index_prefix: str = "wiredesk"  # aliases are <prefix>-articles and <prefix>-feeds
+    # -- index and search (pipeline/index.py, pipeline/search.py, pipeline/api.py)
+    es_max_retries: int = 3  # client-level retries on connection errors and timeouts
+    bulk_chunk_docs: int = 500  # streaming_bulk chunk: whichever of docs/bytes is hit first
+    bulk_chunk_bytes: int = 10 * 1024 * 1024
+    bulk_max_retries: int = 5  # per-item retries on 429/502/503/504, with exponential backoff
+    bulk_initial_backoff: float = 0.5
+    search_max_size: int = 100  # page-size cap for search and the HTTP API
 
     # -- HTTP (feeds and article pages)
     user_agent: str = "WiredeskBot/0.1 (+https://github.com/wiredesk/wiredesk; news indexing)"
