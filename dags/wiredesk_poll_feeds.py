@@ -1,0 +1,59 @@
+"""
+### Poll the news feeds
+
+Every few minutes: list the feeds that are due, poll each one (a mapped task per feed, conditional
+GET, per-host politeness), record new items as *pending* in Elasticsearch, and announce them with
+the `wiredesk://articles/pending` asset so the ingest DAG starts. Nothing new, no asset event.
+"""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback, dag, task
+
+from wiredesk_assets import PENDING_ITEMS
+
+POLL_EVERY_MINUTES = 5
+
+
+@dag(
+    schedule=timedelta(minutes=POLL_EVERY_MINUTES),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True,
+                  "execution_timeout": timedelta(minutes=5)},
+    deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(minutes=4),
+                           callback=SyncCallback("pipeline.tasks.report_late_run")),
+    tags=["wiredesk", "feeds"],
+    doc_md=__doc__,
+)
+def wiredesk_poll_feeds():
+    @task
+    def list_due_feeds() -> list[str]:
+        from pipeline import tasks
+        return tasks.list_due_feeds()
+
+    @task(max_active_tis_per_dag=8)
+    def poll_feed(feed_name: str) -> dict:
+        from pipeline import tasks
+        return tasks.poll_feed(feed_name)
+
+    @task
+    def summarize(results: list[dict]) -> dict:
+        from pipeline import tasks
+        return tasks.summarize_polls(results)
+
+    @task(outlets=[PENDING_ITEMS])
+    def announce_new_items(summary: dict, *, outlet_events=None):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from pipeline import tasks
+        if not summary["new_count"]:
+            raise AirflowSkipException("no new items: no asset event")
+        outlet_events[PENDING_ITEMS].extra = tasks.event_extra(summary)
+
+    announce_new_items(summarize(poll_feed.expand(feed_name=list_due_feeds())))
+
+
+wiredesk_poll_feeds()

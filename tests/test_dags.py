@@ -1,0 +1,40 @@
+"""DAG integrity: every DAG file imports cleanly, has tags and retries, and stays a thin wiring file."""
+
+from pathlib import Path
+
+import pytest
+
+DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
+EXPECTED_DAGS = {"wiredesk_poll_feeds", "wiredesk_ingest_articles", "wiredesk_maintenance"}
+HEAVY_MODULES = ("spacy", "trafilatura", "newspaper", "elasticsearch", "httpx", "feedparser")
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_expected_dags_present(dagbag):
+    assert EXPECTED_DAGS <= set(dagbag.dag_ids)
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_dag_has_tags_and_retries(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert dag.tags, f"{dag_id} has no tags"
+    for task in dag.tasks:
+        assert task.retries and task.retries > 0, f"{dag_id}.{task.task_id} has no retries"
+
+
+@pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_dag_files_import_nothing_heavy_at_module_level(path):
+    top_level = [line for line in path.read_text().splitlines() if line.startswith(("import ", "from "))]
+    for line in top_level:
+        assert not any(mod in line for mod in HEAVY_MODULES), f"{path.name}: {line}"
+    assert len(path.read_text().splitlines()) <= 100, f"{path.name} is not thin wiring"
