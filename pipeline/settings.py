@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     per_host_delay: float = 1.0  # minimum seconds between requests to one host
     respect_robots: bool = True
     allow_private_addresses: bool = False  # SSRF guard; tests and the demo wire allow loopback
+    # -- article fetching retries (pipeline/fetch.py): bounded, so a worker never waits long
+    fetch_attempts: int = 3  # tries per page for transient failures (429, 5xx, timeouts)
+    fetch_backoff: float = 1.0  # first wait without Retry-After, doubling per try
+    fetch_max_retry_wait: float = 10.0  # a longer Retry-After is not slept: the task retries later
 
     # -- feeds
     poll_interval_minutes: int = 15
