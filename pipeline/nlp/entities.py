@@ -1,0 +1,200 @@
+"""Named entities with in-article normalisation: one canonical name per person, organisation, place.
+
+spaCy finds the mentions; this module cleans them (articles, titles, possessives, junk), then groups
+them per article: short person mentions ("Champagne", "Mr. Singh") resolve to the one full name that
+ends with that surname, spelling variants of a full name merge (Qassem / Qasem Soleimani), and a
+surname the model tagged ORG or GPE becomes PERSON when it matches a person of the article. A short
+name that fits several people stays its own entity rather than being guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+LOGGER = logging.getLogger(__name__)
+
+# Name-like labels only: dates, amounts and ordinals are not facets.
+NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
+# Labels a lone surname may carry by mistake and still be relabelled PERSON.
+SURNAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "PRODUCT", "WORK_OF_ART"})
+LEADING_WORDS = frozenset({"the", "a", "an"})
+POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
+TITLES = frozenset(
+    "mr mr. mrs mrs. ms ms. miss dr dr. prof prof. sir dame lord lady gen gen. sen sen. rep rep. gov gov. "
+    "lt lt. col col. sgt sgt. capt capt. adm adm. maj maj. rev rev. fr fr. st. president pres. "
+    "vice prime minister premier chancellor senator governor mayor judge justice secretary general "
+    "ambassador king queen prince princess pope ayatollah sheikh chairman leader representative".split()
+)
+TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
+JUNK_RE = re.compile(r"^[\W\d_]+$")
+VARIANT_SIMILARITY = 0.75
+
+
+@dataclass
+class Mention:
+    """One cleaned entity mention with its character span in the article."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+
+
+@dataclass
+class Entity:
+    """A canonical entity of one article with all its mentions."""
+
+    name: str
+    label: str
+    aliases: set[str] = field(default_factory=set)
+    mentions: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """Number of mentions in the article."""
+        return len(self.mentions)
+
+    def to_dict(self) -> dict:
+        """The JSON shape of DESIGN.md."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "count": self.count,
+            "aliases": sorted(self.aliases - {self.name}),
+            "mentions": [list(m) for m in sorted(self.mentions)],
+        }
+
+
+def fold(name: str) -> str:
+    """Accent- and case-insensitive key of a name."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def clean_span(span, offset: int) -> Mention | None:
+    """Trim articles, titles (people only), possessives and punctuation off a spaCy entity span."""
+    tokens = list(span)
+    while tokens and tokens[0].lower_ in LEADING_WORDS:
+        tokens = tokens[1:]
+    if span.label_ == "PERSON":
+        while len(tokens) > 1 and tokens[0].lower_ in TITLES:
+            tokens = tokens[1:]
+    while tokens and tokens[-1].text in POSSESSIVES:
+        tokens = tokens[:-1]
+    if not tokens:
+        return None
+    doc_text = span.doc.text
+    start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+    while start < end and doc_text[start] in TRIM_CHARS:
+        start += 1
+    while end > start and doc_text[end - 1] in TRIM_CHARS:
+        end -= 1
+    text = doc_text[start:end]
+    if len(text) < 2 or JUNK_RE.match(text):
+        return None
+    return Mention(start + offset, end + offset, text, span.label_)
+
+
+def collect_mentions(chunks) -> list[Mention]:
+    """Cleaned name-like mentions of every chunk, in text order."""
+    mentions = []
+    for chunk in chunks:
+        for span in chunk.doc.ents:
+            if span.label_ in NAME_LABELS:
+                mention = clean_span(span, chunk.offset)
+                if mention is not None:
+                    mentions.append(mention)
+    return mentions
+
+
+def is_variant(a: str, b: str) -> bool:
+    """True when two full person names are the same person spelt differently."""
+    wa, wb = fold(a).split(), fold(b).split()
+    if wa[-1] != wb[-1]:
+        return False
+    if wa[0] == wb[0]:
+        return True  # "Hillary Clinton" / "Hillary Rodham Clinton"
+    return SequenceMatcher(None, wa[0], wb[0]).ratio() >= VARIANT_SIMILARITY
+
+
+def group_full_names(mentions: list[Mention]) -> list[Entity]:
+    """Person entities from multi-word PERSON mentions, spelling variants merged (first form wins)."""
+    people: list[Entity] = []
+    for m in mentions:
+        if m.label != "PERSON" or len(m.text.split()) < 2:
+            continue
+        match = next((p for p in people if any(is_variant(m.text, a) for a in p.aliases)), None)
+        if match is None:
+            match = Entity(m.text, "PERSON")
+            people.append(match)
+        match.aliases.add(m.text)
+        match.mentions.append((m.start, m.end))
+    return people
+
+
+class EntityIndex:
+    """The canonical entities of one article and look-ups from a mention or a name to its entity."""
+
+    def __init__(self, mentions: list[Mention]):
+        self.entities: list[Entity] = group_full_names(mentions)
+        self.by_span: dict[tuple[int, int], Entity] = {m: e for e in self.entities for m in e.mentions}
+        self.by_key: dict[tuple[str, str], Entity] = {}
+        for m in mentions:
+            if (m.start, m.end) not in self.by_span:
+                self.add_short(m)
+        self.entities = [e for e in self.entities if e.mentions]
+        for e in self.entities:
+            e.label = majority_label(e, mentions) if e.label != "PERSON" else e.label
+        self.entities.sort(key=lambda e: (-e.count, min(e.mentions)))
+
+    def people_with_surname(self, word: str) -> list[Entity]:
+        """Multi-word people whose last (or only distinctive) name is ``word``."""
+        key = fold(word)
+        return [e for e in self.entities if e.label == "PERSON" and any(fold(a).split()[-1] == key for a in e.aliases if " " in a)]
+
+    def add_short(self, m: Mention) -> None:
+        """Attach a mention to a person by surname, else to the entity with the same text."""
+        entity = self.resolve_surname(m.text) if m.label in SURNAME_LABELS else None
+        if entity is None:
+            key = (fold(m.text), "PERSON" if m.label == "PERSON" else "NAME")
+            entity = self.by_key.get(key)
+            if entity is None:
+                entity = Entity(m.text, m.label)
+                self.by_key[key] = entity
+                self.entities.append(entity)
+        entity.aliases.add(m.text)
+        entity.mentions.append((m.start, m.end))
+        self.by_span[(m.start, m.end)] = entity
+
+    def resolve_surname(self, text: str) -> Entity | None:
+        """The single person whose surname is ``text`` (titles dropped), or None when none or several."""
+        words = [w for w in text.split() if w.lower() not in TITLES]
+        if len(words) != 1:
+            return None
+        candidates = self.people_with_surname(words[0])
+        return candidates[0] if len(candidates) == 1 else None
+
+    def entity_in(self, start: int, end: int) -> Entity | None:
+        """The entity with a mention overlapping the character span [start, end), if any."""
+        best = None
+        for (s, e), entity in self.by_span.items():
+            if s < end and start < e and (best is None or entity.label == "PERSON"):
+                best = entity
+        return best
+
+
+def majority_label(entity: Entity, mentions: list[Mention]) -> str:
+    """The most common model label over an entity's mentions (first seen wins ties)."""
+    spans = set(entity.mentions)
+    votes = Counter(m.label for m in mentions if (m.start, m.end) in spans)
+    return votes.most_common(1)[0][0] if votes else entity.label
+
+
+def extract_entities(chunks) -> EntityIndex:
+    """Canonical entities of one parsed article (see the module docstring)."""
+    return EntityIndex(collect_mentions(chunks))

@@ -1,0 +1,94 @@
+"""The pinned spaCy pipeline, loaded once per process, and paragraph chunking with exact offsets."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+LOGGER = logging.getLogger(__name__)
+
+# Chunks are paragraphs (one line each); a longer line is cut at a sentence end or a space.
+MAX_CHUNK_CHARS = 5_000
+LINE_RE = re.compile(r"[^\n]+")
+SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+")
+BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One parsed paragraph: ``doc`` covers ``text[offset:offset + len(doc.text)]``."""
+
+    offset: int
+    doc: object  # spacy.tokens.Doc; typed loosely so importing this module stays cheap
+
+    @property
+    def end(self) -> int:
+        """Character offset just past this chunk in the article text."""
+        return self.offset + len(self.doc.text)
+
+
+@lru_cache(maxsize=4)
+def load_model(name: str):
+    """Load a spaCy pipeline by name (cached: once per process and name)."""
+    import spacy
+
+    LOGGER.info("loading spaCy model %s", name)
+    return spacy.load(name)
+
+
+def load_nlp(settings):
+    """The pinned spaCy model named by ``settings.spacy_model``, loaded once per process."""
+    return load_model(settings.spacy_model)
+
+
+def split_long(start: int, end: int, text: str) -> Iterator[tuple[int, int]]:
+    """Cut ``text[start:end]`` into pieces of at most MAX_CHUNK_CHARS, preferring sentence ends."""
+    while end - start > MAX_CHUNK_CHARS:
+        limit = start + MAX_CHUNK_CHARS
+        cut = max((m.end() for m in SENTENCE_END_RE.finditer(text, start, limit)), default=0)
+        if cut <= start:
+            cut = text.rfind(" ", start, limit) + 1
+        if cut <= start:
+            cut = limit
+        yield start, cut
+        start = cut
+    if end > start:
+        yield start, end
+
+
+def split_paragraphs(text: str) -> list[tuple[int, int]]:
+    """Character spans of the non-blank lines of ``text``, long lines cut into pieces."""
+    spans = []
+    for match in LINE_RE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        spans.extend(split_long(start, end, text))
+    return spans
+
+
+def parse_texts(texts: Iterable[str], nlp) -> Iterator[list[Chunk]]:
+    """Parse each text paragraph by paragraph in one ``nlp.pipe`` stream; yield its chunks in order."""
+    pending: list[tuple[str, list[tuple[int, int]]]] = []
+
+    def flush() -> Iterator[list[Chunk]]:
+        pieces = [text[s:e] for text, spans in pending for s, e in spans]
+        docs = iter(nlp.pipe(pieces, batch_size=BATCH_SIZE))
+        for _, spans in pending:
+            yield [Chunk(start, next(docs)) for start, _ in spans]
+        pending.clear()
+
+    count = 0
+    for text in texts:
+        spans = split_paragraphs(text)
+        pending.append((text, spans))
+        count += len(spans)
+        if count >= BATCH_SIZE * 4:
+            yield from flush()
+            count = 0
+    yield from flush()

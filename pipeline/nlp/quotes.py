@@ -1,0 +1,465 @@
+"""Quotes and their speakers: direct, partial and indirect speech, attributed by dependency parse.
+
+Quoted spans come from the characters (curly and straight double quotes, « », nested single quotes
+kept inside); quotes left open at the end of a paragraph continue when the next paragraph opens with a
+quote mark. The speaker is the subject of the speech verb (the cue) that governs or sits next to the
+quote; "according to X" names X. Pronoun subjects resolve to the most recent compatible subject;
+a paragraph that is only a quote inherits the previous quote's speaker. Indirect speech is the clausal
+complement of a speech verb ("X said that ...") when nothing in it is quoted directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+LOGGER = logging.getLogger(__name__)
+
+OPENERS = {"“": "”", "«": "»", "„": "“", '"': '"'}
+CLOSERS = {"”", "»", '"'}
+# Verbs whose subject is the source of reported speech (lemmas).
+SPEECH_VERBS = frozenset(
+    """say tell add write explain note warn insist argue claim declare state announce acknowledge admit
+    ask answer reply respond recall remark comment complain confirm deny suggest conclude continue
+    contend assert boast caution emphasize emphasise stress vow promise pledge urge predict describe
+    call tweet post testify shout scream whisper cry joke quip concede observe report reveal disclose
+    mention maintain allege point agree disagree reiterate repeat retort counter caution quote
+    characterize characterise dub label brand lament praise criticize criticise charge accuse
+    demand propose announce estimate acknowledge hint signal indicate believe think""".split()
+)
+# A subset that introduce indirect speech with a clausal complement, precise enough to report.
+INDIRECT_VERBS = frozenset(
+    """say tell add write explain note warn insist argue claim declare state announce acknowledge admit
+    reply respond recall remark comment complain confirm deny suggest conclude contend assert boast
+    caution emphasize emphasise stress vow promise pledge predict testify concede observe report reveal
+    disclose maintain allege agree reiterate retort charge tweet post hint indicate""".split()
+)
+PERSON_PRONOUNS = frozenset({"he", "she"})
+GROUP_PRONOUNS = frozenset({"they", "it", "we"})
+SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl", "pcomp", "acl"})
+ORG_NOUNS = frozenset(
+    """office ministry department agency government company firm campaign committee council court
+    police party administration commission embassy board bank group organization organisation union
+    statement release report team spokesman's white house senate congress parliament cabinet army
+    military university network paper newspaper station channel""".split()
+)
+PERSON_NOUNS = frozenset(
+    """official officials source sources spokesman spokeswoman spokesperson minister president
+    secretary leader director chief aide adviser advisor analyst expert lawyer attorney senator
+    governor mayor candidate nominee author researcher professor economist witness resident
+    people man woman friend father mother officer member members critics critic supporters
+    supporter""".split()
+)
+MAX_CUE_DISTANCE = 12  # tokens between a quote's edge and a cue verb that has no syntactic link
+MIN_UNATTRIBUTED_WORDS = 6  # an unattributed quote shorter than this is a scare quote, not speech
+
+
+@dataclass
+class QuoteSpan:
+    """Character span of a quotation's content (marks excluded) and how it sits in its paragraph."""
+
+    start: int
+    end: int
+    opens_paragraph: bool
+    continued: bool = False  # continues a quote left open in the previous paragraph
+
+
+@dataclass
+class Speaker:
+    """Who speaks: canonical name, label, the local mention span and the cue lemma."""
+
+    name: str | None
+    label: str | None
+    mention: tuple[int, int] | None
+    cue: str | None
+
+
+@dataclass
+class Quote:
+    """One extracted quote (DESIGN.md shape)."""
+
+    text: str
+    start: int
+    end: int
+    kind: str
+    speaker: Speaker
+
+    def to_dict(self) -> dict:
+        """The JSON shape of DESIGN.md."""
+        sp = self.speaker
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+            "speaker": sp.name,
+            "speaker_label": sp.label,
+            "speaker_mention": list(sp.mention) if sp.mention else None,
+            "cue": sp.cue,
+        }
+
+
+def scan_paragraph(text: str, start: int, end: int, open_at_start: bool) -> tuple[list[tuple[int, int]], bool]:
+    """Quote content spans of one paragraph, and whether a quote is still open at its end."""
+    spans, closer, begin = [], None, start
+    if open_at_start:
+        closer = "”" if text[start] != '"' else '"'
+        begin = start + 1
+    for i in range(start + 1 if open_at_start else start, end):
+        ch = text[i]
+        if closer is None and ch in OPENERS and is_opening(text, i, start):
+            closer, begin = OPENERS[ch], i + 1
+        elif closer is not None and (ch == closer or (ch in CLOSERS and closer != '"' and ch != '"')):
+            if i > begin:
+                spans.append((begin, i))
+            closer = None
+    if closer is not None and end > begin:
+        spans.append((begin, end))
+    return spans, closer is not None
+
+
+def is_opening(text: str, i: int, para_start: int) -> bool:
+    """A straight or ambiguous mark opens a quote when it is not glued to a preceding word."""
+    if text[i] != '"':
+        return True
+    return i == para_start or not (text[i - 1].isalnum() or text[i - 1] in ".,!?")
+
+
+def find_quote_spans(text: str, paragraphs: list[tuple[int, int]]) -> list[QuoteSpan]:
+    """Quote spans of an article; a quote left open continues into a paragraph that opens with a mark."""
+    found, left_open = [], False
+    for p_start, p_end in paragraphs:
+        continues = left_open and text[p_start] in OPENERS
+        spans, left_open = scan_paragraph(text, p_start, p_end, open_at_start=continues)
+        for s, e in spans:
+            s2, e2 = strip_span(text, s, e)
+            if e2 > s2:
+                opens = s - 1 == p_start or (s == p_start + 1)
+                found.append(QuoteSpan(s2, e2, opens_paragraph=opens, continued=continues and s == p_start + 1))
+    return found
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Trim whitespace from both ends of a span."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def quote_kind(text: str, span: QuoteSpan, para_start: int) -> str:
+    """``direct`` when the quote stands as its own utterance, ``partial`` when embedded in a clause."""
+    i = span.start - 2
+    while i >= para_start and text[i].isspace():
+        i -= 1
+    if i < para_start or span.continued:
+        return "direct"
+    return "direct" if text[i] in ":,.!?;—–-([" else "partial"
+
+
+class Attributor:
+    """Speaker attribution over one parsed article: cues, subjects, pronouns, floating quotes."""
+
+    def __init__(self, text: str, chunks, index):
+        self.text, self.chunks, self.index = text, chunks, index
+        self.quoted: set[tuple[int, int]] = set()  # (chunk number, token index) inside quotes
+        self.events: list[tuple[int, Speaker, bool]] = []  # (position, speaker, is_person)
+        self.resolved: dict[int, Speaker] = {}  # subject token position -> speaker
+
+    # -- subjects and their names
+    def mark_quoted(self, spans: list[QuoteSpan]) -> None:
+        """Remember which tokens sit inside quotes (never cues nor subjects)."""
+        for n, chunk in enumerate(self.chunks):
+            for q in spans:
+                if chunk.offset <= q.start < chunk.end:
+                    span = chunk.doc.char_span(q.start - chunk.offset, q.end - chunk.offset, alignment_mode="expand")
+                    if span is not None:
+                        self.quoted.update((n, t.i) for t in span)
+
+    def track_subjects(self) -> None:
+        """Resolve main-clause and speech-verb subjects in text order (a light coreference chain)."""
+        for n, chunk in enumerate(self.chunks):
+            for tok in chunk.doc:
+                if tok.dep_ in SUBJECT_DEPS and (n, tok.i) not in self.quoted and is_salient_subject(tok):
+                    speaker = self.describe(tok, chunk)
+                    if speaker.name:
+                        pos = chunk.offset + tok.idx
+                        self.resolved[pos] = speaker
+                        self.events.append((pos, speaker, speaker.label == "PERSON"))
+
+    def describe(self, tok, chunk) -> Speaker:
+        """Name a subject token: an entity's canonical name, a resolved pronoun, or its noun phrase."""
+        pos = chunk.offset + tok.idx
+        if pos in self.resolved:
+            return self.resolved[pos]
+        low = tok.lower_
+        if low in PERSON_PRONOUNS or low in GROUP_PRONOUNS:
+            return self.resolve_pronoun(low, pos, (pos, pos + len(tok.text)))
+        tok = appositive_person(tok)
+        start, end = mention_span(tok)
+        g_start, g_end = chunk.offset + start, chunk.offset + end
+        entity = self.index.entity_in(chunk.offset + tok.idx, chunk.offset + tok.idx + len(tok.text))
+        if entity is None and tok.pos_ == "PROPN":
+            entity = self.index.resolve_surname(tok.text)
+        if entity is not None:
+            return Speaker(entity.name, entity.label, (g_start, g_end), None)
+        if tok.pos_ == "PRON":
+            return Speaker(None, None, None, None)
+        name = self.text[g_start:g_end]
+        return Speaker(name, noun_label(tok), (g_start, g_end), None)
+
+    def resolve_pronoun(self, low: str, pos: int, mention: tuple[int, int]) -> Speaker:
+        """The most recent compatible subject before ``pos`` (people for he/she, others for they/it)."""
+        want_person = low in PERSON_PRONOUNS
+        for e_pos, speaker, is_person in reversed(self.events):
+            if e_pos < pos and is_person == want_person:
+                return Speaker(speaker.name, speaker.label, mention, None)
+        if want_person:
+            people = [m for ent in self.index.entities if ent.label == "PERSON" for m in ent.mentions if m[0] < pos]
+            if people:
+                entity = self.index.entity_in(*max(people))
+                return Speaker(entity.name, entity.label, mention, None)
+        return Speaker(None, None, None, None)
+
+    # -- quotes
+    def chunk_at(self, pos: int) -> tuple[int, object] | None:
+        """(number, chunk) holding character ``pos``."""
+        for n, chunk in enumerate(self.chunks):
+            if chunk.offset <= pos < chunk.end:
+                return n, chunk
+        return None
+
+    def speaker_for(self, q: QuoteSpan) -> Speaker | None:
+        """The speaker of a quote from a cue in its sentence, else the sentence's person subject."""
+        found = self.chunk_at(q.start)
+        if found is None:
+            return None
+        n, chunk = found
+        span = chunk.doc.char_span(q.start - chunk.offset, q.end - chunk.offset, alignment_mode="expand")
+        if span is None or len(span) == 0:
+            return None
+        cue = cue_for(chunk.doc, span.start, span.end, lambda i: (n, i) in self.quoted)
+        if cue is not None:
+            verb, subject = cue
+            speaker = self.describe(subject, chunk)
+            return Speaker(speaker.name, speaker.label, speaker.mention, cue_lemma(verb)) if speaker.name else None
+        return self.sentence_subject(n, chunk, span)
+
+    def sentence_subject(self, n: int, chunk, span) -> Speaker | None:
+        """Without a cue, the person subject of the quote's own sentence ("Smith was blunt: ...")."""
+        for tok in span.sent:
+            if tok.dep_ in SUBJECT_DEPS and tok.head.dep_ == "ROOT" and (n, tok.i) not in self.quoted:
+                speaker = self.describe(tok, chunk)
+                return speaker if speaker.label == "PERSON" else None
+        return None
+
+    def lead_in(self, n: int) -> Speaker | None:
+        """The speaker of a paragraph ending "X said:" that introduces the next paragraph's quote."""
+        doc = self.chunks[n].doc
+        if not doc.text.rstrip().endswith(":") or not len(doc):
+            return None
+        last_sent = doc[len(doc) - 1].sent
+        for tok in reversed(list(last_sent)):
+            subject = find_subject(tok) if is_cue(tok) and (n, tok.i) not in self.quoted else None
+            if subject is not None:
+                speaker = self.describe(subject, self.chunks[n])
+                return Speaker(speaker.name, speaker.label, speaker.mention, cue_lemma(tok)) if speaker.name else None
+        return None
+
+    def indirect_quotes(self, spans: list[QuoteSpan]) -> list[Quote]:
+        """Reported speech: clausal complements of speech verbs, and clauses "according to X"."""
+        quotes = []
+        for n, chunk in enumerate(self.chunks):
+            for tok in chunk.doc:
+                if (n, tok.i) in self.quoted or not is_cue(tok):
+                    continue
+                content = indirect_content(tok)
+                # a clause mostly inside quote marks is already a direct quote
+                if content is None or 2 * sum((n, t.i) in self.quoted for t in content) > len(content):
+                    continue
+                subject = find_subject(tok)
+                if subject is None or (n, subject.i) in self.quoted:
+                    continue
+                speaker = self.describe(subject, chunk)
+                if speaker.name:
+                    start, end = chunk.offset + content.start_char, chunk.offset + content.end_char
+                    quotes.append(Quote(self.text[start:end], start, end, "indirect", Speaker(speaker.name, speaker.label, speaker.mention, cue_lemma(tok))))
+        return quotes
+
+
+def cue_lemma(tok) -> str:
+    """The cue's lemma ("according" stays as is)."""
+    return "according to" if tok.lower_ == "according" else tok.lemma_.lower()
+
+
+def indirect_content(verb):
+    """The reported clause of a speech verb, trimmed of edge punctuation, or None."""
+    doc = verb.doc
+    if verb.lower_ == "according":
+        sent = verb.sent
+        phrase = list(verb.subtree)
+        before = doc[sent.start:phrase[0].i]
+        after = doc[phrase[-1].i + 1:sent.end]
+        clause = after if len(after) >= len(before) else before
+    else:
+        if verb.lemma_.lower() not in INDIRECT_VERBS:
+            return None
+        comps = [c for c in verb.children if c.dep_ == "ccomp"]
+        if not comps:
+            return None
+        clause = doc[comps[0].left_edge.i:comps[0].right_edge.i + 1]
+    while len(clause) and (clause[0].is_punct or clause[0].is_space):
+        clause = clause[1:]
+    while len(clause) and (clause[-1].is_punct or clause[-1].is_space):
+        clause = clause[:-1]
+    return clause if len(clause) >= 3 else None
+
+
+def fill_chains(spans: list[QuoteSpan], speakers: list) -> None:
+    """Parts of one multi-paragraph quote share the speaker found on any part."""
+    chain: list[int] = []
+    for i, q in enumerate(spans + [QuoteSpan(0, 0, False)]):
+        if not q.continued and chain:
+            known = next((speakers[j] for j in chain if speakers[j] is not None), None)
+            for j in chain:
+                speakers[j] = speakers[j] or known
+            chain = []
+        if i < len(spans):
+            chain.append(i)
+
+
+def fill_floating(spans: list[QuoteSpan], speakers: list, paragraphs, att: "Attributor") -> None:
+    """A quote opening a paragraph without a cue inherits the last speaker, or a "X said:" lead-in."""
+    para_of = [next(k for k, (s, e) in enumerate(paragraphs) if s <= q.start < e) for q in spans]
+    last: tuple[int, Speaker] | None = None
+    for i, q in enumerate(spans):
+        if speakers[i] is None and q.opens_paragraph:
+            lead = att.lead_in(para_of[i] - 1) if para_of[i] else None
+            if lead is not None:
+                speakers[i] = lead
+            elif last is not None and para_of[i] - last[0] <= 2:
+                speakers[i] = last[1]
+        if speakers[i] is not None and speakers[i].name:
+            last = (para_of[i], speakers[i])
+
+
+def is_salient_subject(tok) -> bool:
+    """Subjects of main clauses and of speech verbs are what later pronouns refer back to."""
+    head = tok.head
+    return head.dep_ == "ROOT" or head.lemma_ in SPEECH_VERBS
+
+
+def appositive_person(tok):
+    """For "a spokesman, John Smith," prefer the named appositive."""
+    for child in tok.children:
+        if child.dep_ == "appos" and child.ent_type_ == "PERSON":
+            return child
+    return tok
+
+
+def mention_span(tok) -> tuple[int, int]:
+    """Chunk-relative characters of a subject's name: its entity, else its noun phrase up to the head."""
+    if tok.ent_type_:
+        for ent in tok.doc.ents:
+            if ent.start <= tok.i < ent.end:
+                return ent.start_char, ent.end_char
+    left = tok
+    for child in tok.lefts:
+        if child.dep_ not in ("punct", "cc", "prep", "relcl", "appos"):
+            left = min(left, child.left_edge, key=lambda t: t.i)
+    return left.idx, tok.idx + len(tok.text)
+
+
+def noun_label(tok) -> str | None:
+    """A label for a speaker that is not a named entity: organisations and roles by their head noun."""
+    lemma = tok.lemma_.lower()
+    if lemma in ORG_NOUNS:
+        return "ORG"
+    if lemma in PERSON_NOUNS:
+        return "PERSON"
+    return None
+
+
+def is_cue(tok) -> bool:
+    """A speech verb, or "according" (to X)."""
+    if tok.lower_ == "according":
+        return True
+    return tok.pos_ in ("VERB", "AUX") and tok.lemma_.lower() in SPEECH_VERBS
+
+
+def find_subject(verb):
+    """The source of a cue: its subject or passive agent, climbing through conjuncts and clauses."""
+    if verb.lower_ == "according":
+        for to in list(verb.children) + [verb.nbor(1)] if verb.i + 1 < len(verb.doc) else verb.children:
+            objects = [c for c in to.children if c.dep_ == "pobj"]
+            if to.lower_ == "to" and objects:
+                return objects[0]
+        return None
+    node = verb
+    for _ in range(4):
+        for child in node.children:
+            if child.dep_ == "agent":
+                objects = [c for c in child.children if c.dep_ == "pobj"]
+                if objects:
+                    return objects[0]
+        subjects = [c for c in node.children if c.dep_ in SUBJECT_DEPS and c.lower_ not in ("who", "that", "which")]
+        if subjects:
+            return subjects[0]
+        if node.dep_ in ("relcl", "acl") and node.head.pos_ in ("NOUN", "PROPN"):
+            return node.head
+        if node.dep_ not in CLIMB_DEPS or node.head is node:
+            return None
+        node = node.head
+    return None
+
+
+def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
+    """(cue verb, subject) for quote tokens [qs, qe): the nearest governing cue, else the nearest one."""
+    outside_heads = {t.head.i for t in doc[qs:qe] if not qs <= t.head.i < qe}
+    ancestors = set()
+    for i in outside_heads:
+        ancestors.add(i)
+        ancestors.update(a.i for a in doc[i].ancestors)
+    sent_start, sent_end = doc[qs].sent.start, doc[qe - 1].sent.end
+    best, best_key = None, None
+    for tok in doc[sent_start:sent_end]:
+        if skip(tok.i) or not is_cue(tok):
+            continue
+        # "according to X" scopes over its whole sentence
+        linked = tok.i in ancestors or tok.lower_ == "according"
+        dist = min(abs(tok.i - qs), abs(tok.i - (qe - 1)))
+        if not linked and dist > MAX_CUE_DISTANCE:
+            continue
+        subject = find_subject(tok)
+        if subject is None or skip(subject.i):
+            continue
+        key = (not linked, dist)
+        if best_key is None or key < best_key:
+            best, best_key = (tok, subject), key
+    return best
+
+
+def attribute_quotes(text: str, chunks, index) -> list[Quote]:
+    """Every quote of an article with its speaker (direct, partial and indirect)."""
+    paragraphs = [(c.offset, c.end) for c in chunks]
+    spans = find_quote_spans(text, paragraphs)
+    att = Attributor(text, chunks, index)
+    att.mark_quoted(spans)
+    att.track_subjects()
+    speakers = [att.speaker_for(q) for q in spans]
+    fill_chains(spans, speakers)
+    fill_floating(spans, speakers, paragraphs, att)
+    quotes = []
+    for q, speaker in zip(spans, speakers):
+        para_start = next(s for s, e in paragraphs if s <= q.start < e)
+        kind = quote_kind(text, q, para_start)
+        if speaker is None or speaker.name is None:
+            if kind == "partial" or len(text[q.start:q.end].split()) < MIN_UNATTRIBUTED_WORDS:
+                continue
+            speaker = Speaker(None, None, None, None)
+        quotes.append(Quote(text[q.start:q.end], q.start, q.end, kind, speaker))
+    quotes.extend(att.indirect_quotes(spans))
+    quotes.sort(key=lambda q: (q.start, q.end))
+    return quotes
