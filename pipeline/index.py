@@ -299,14 +299,20 @@ def add_facets(doc: dict) -> dict:
     """Fill the flat facet arrays (people, organizations, places, speakers) from entities and quotes."""
     out = dict(doc)
     by_facet: dict[str, list[str]] = {"people": [], "organizations": [], "places": []}
-    for entity in doc.get("entities") or []:
-        facet = FACET_LABELS.get(entity.get("label", ""))
-        if facet:
-            by_facet[facet].append(entity.get("name", ""))
+    for entity in dicts_in(doc.get("entities")):
+        facet = FACET_LABELS.get(str(entity.get("label", "")))
+        if facet and isinstance(entity.get("name"), str):
+            by_facet[facet].append(entity["name"])
     for facet, names in by_facet.items():
         out.setdefault(facet, unique(names))
-    out.setdefault("speakers", unique(q.get("speaker") or "" for q in doc.get("quotes") or []))
+    speakers = (q.get("speaker") for q in dicts_in(doc.get("quotes")))
+    out.setdefault("speakers", unique(s for s in speakers if isinstance(s, str)))
     return out
+
+
+def dicts_in(value: Any) -> list[dict]:
+    """The dict items of a list field; malformed values are left for Elasticsearch to reject."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def article_id(doc: dict) -> str:
@@ -448,3 +454,116 @@ def update_documents(es, settings: Settings, alias: str, updates: dict[str, dict
         for _id, doc in updates.items()
     )
     return bulk_write(es, settings, actions, refresh=refresh)
+
+
+# -- migration -------------------------------------------------------------------------------
+
+
+def index_version(index: str) -> int:
+    """The version number at the end of a versioned index name (``...-v3`` -> 3)."""
+    try:
+        return int(index.rsplit("-v", 1)[1])
+    except (IndexError, ValueError) as exc:
+        raise PermanentError(f"not a versioned index: {index}", reason="bad_index_name") from exc
+
+
+def copy_documents(es, settings: Settings, source: str, target: str) -> None:
+    """Copy every document: the server ``_reindex`` where the cluster has it, else scan + bulk."""
+    from elasticsearch import ApiError, helpers
+
+    try:
+        es.options(request_timeout=3600).reindex(
+            source={"index": source}, dest={"index": target}, wait_for_completion=True, refresh=True
+        )
+        return
+    except ApiError as exc:
+        if exc.status_code not in (400, 404, 405):  # no reindex module: no handler for the route
+            raise
+        LOGGER.info("server reindex unavailable (%s); copying with scan + bulk", exc.status_code)
+    # helpers.reindex probes the data-stream API, which this distribution lacks, so scan + bulk here.
+    hits = helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=settings.bulk_chunk_docs)
+    actions = ({"_op_type": "index", "_index": target, "_id": h["_id"], "_source": h["_source"]} for h in hits)
+    result = bulk_write(es, settings, actions)
+    if result.failures:
+        raise PermanentError(f"{result.failed} documents did not fit {target}", reason="migration_failed")
+    es.indices.refresh(index=target)
+
+
+def copy_recent(es, source: str, target: str, since: str) -> int:
+    """Copy documents written to ``source`` since ``since`` unless ``target`` has a newer copy."""
+    from elasticsearch import helpers
+
+    copied = 0
+    query = {"query": {"range": {"updated_at": {"gte": since}}}}
+    for hit in helpers.scan(es, index=source, query=query):
+        mine = hit["_source"]
+        theirs = es.options(ignore_status=404).get(index=target, id=hit["_id"]).body
+        if theirs.get("found") and theirs["_source"].get("updated_at", "") >= mine.get("updated_at", ""):
+            continue
+        es.index(index=target, id=hit["_id"], document=mine)
+        copied += 1
+    return copied
+
+
+def swap_alias(es, alias: str, old: str, new: str) -> None:
+    """Move the alias from ``old`` to ``new`` in one atomic request."""
+    es.indices.update_aliases(
+        actions=[
+            {"add": {"index": new, "alias": alias, "is_write_index": True}},
+            {"remove": {"index": old, "alias": alias}},
+        ]
+    )
+
+
+def migrate(es, settings: Settings, kind: str) -> dict:
+    """Create the next version, copy, check counts, move the alias; search answers throughout."""
+    ensure_indices(es, settings)
+    alias = alias_name(settings, kind)
+    old = current_index(es, settings, kind)
+    new = index_name(settings, kind, index_version(old) + 1)
+    es.options(ignore_status=404).indices.delete(index=new)  # a leftover of an interrupted migration
+    create_index(es, new)
+    started = now_iso()
+    es.indices.refresh(index=old)
+    before = es.count(index=old).body["count"]
+    copy_documents(es, settings, old, new)
+    copied = es.count(index=new).body["count"]
+    if copied < before:
+        raise PermanentError(f"{new} holds {copied} of {before} documents; alias left on {old}", reason="count_mismatch")
+    swap_alias(es, alias, old, new)
+    # Writes that reached the old index while copying, now that no writer targets it.
+    caught_up = copy_recent(es, old, new, started)
+    es.indices.refresh(index=[old, new])
+    counts = {"old": es.count(index=old).body["count"], "new": es.count(index=new).body["count"]}
+    if counts["new"] < counts["old"]:
+        raise PermanentError(f"{new} has fewer documents than {old}: {counts}", reason="count_mismatch")
+    LOGGER.info("migrated %s: %s -> %s (%s documents, %s caught up)", alias, old, new, counts["new"], caught_up)
+    return {"alias": alias, "from": old, "to": new, "documents": counts["new"], "caught_up": caught_up}
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def index_status(es, settings: Settings) -> dict:
+    """Cluster version and health, and per alias its index, version and document count."""
+    status = {"cluster": cluster_info(es), "english_analysis": has_english_analysis(es), "aliases": {}}
+    for kind in KINDS:
+        current = current_index(es, settings, kind)
+        count = es.count(index=current).body["count"] if current else None
+        status["aliases"][alias_name(settings, kind)] = {"index": current, "documents": count}
+    return status
+
+
+def run_index_command(args, settings: Settings) -> int:
+    """``wiredesk index setup|migrate|status``."""
+    import json
+
+    es = connect(settings)
+    if args.action == "setup":
+        output: Any = ensure_indices(es, settings)
+    elif args.action == "migrate":
+        output = [migrate(es, settings, kind) for kind in KINDS]
+    else:
+        output = index_status(es, settings)
+    print(json.dumps(output, indent=2))
+    return 0

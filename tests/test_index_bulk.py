@@ -1,0 +1,140 @@
+"""Bulk writes: idempotence, per-item failure records, 429/503 retries through a faulty proxy."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import httpx
+import pytest
+from index_support import es_client, es_settings, make_articles  # noqa: F401
+
+from pipeline import index
+
+pytestmark = pytest.mark.integration
+
+
+def count(es, settings) -> int:
+    es.indices.refresh(index=settings.articles_alias)
+    return es.count(index=settings.articles_alias).body["count"]
+
+
+def test_same_batch_twice_leaves_same_count(es_client, es_settings):
+    docs = make_articles(50)
+    first = index.index_articles(es_client, es_settings, docs, refresh=True)
+    second = index.index_articles(es_client, es_settings, docs, refresh=True)
+    assert (first.succeeded, second.succeeded, first.failed + second.failed) == (50, 50, 0)
+    assert count(es_client, es_settings) == 50
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("published_at", "not a date"), ("word_count", "many"), ("entities", "not-an-object"), ("attempts", {"x": 1})],
+)
+def test_malformed_document_is_recorded_failed_rest_land(es_client, es_settings, field, value):
+    docs = make_articles(10)
+    docs[3][field] = value
+    result = index.index_articles(es_client, es_settings, docs, refresh=True)
+    assert result.succeeded == 9
+    [failure] = result.failures
+    bad_id = index.doc_id(docs[3]["canonical_url"])
+    assert failure["_id"] == bad_id and failure["status"] == 400 and failure["reason"].endswith("_exception")
+    assert count(es_client, es_settings) == 10  # the bad item is visible, as failed
+    recorded = es_client.get(index=es_settings.articles_alias, id=bad_id).body["_source"]
+    assert recorded["status"] == "failed"
+    assert recorded["error"]["reason"] == failure["reason"]
+    assert recorded["canonical_url"] == docs[3]["canonical_url"]
+
+
+def test_document_without_url_is_reported_not_dropped(es_client, es_settings):
+    docs = make_articles(3)
+    del docs[1]["url"], docs[1]["canonical_url"]
+    result = index.index_articles(es_client, es_settings, docs, refresh=True)
+    assert result.succeeded == 2
+    assert [f["reason"] for f in result.failures] == ["missing_url"]
+
+
+def test_update_documents_changes_status(es_client, es_settings):
+    doc = make_articles(1)[0]
+    index.index_articles(es_client, es_settings, [doc], refresh=True)
+    _id = index.doc_id(doc["canonical_url"])
+    update = {_id: {"status": "claimed", "claimed_by": "worker-1", "claimed_at": "2026-11-26T10:00:00Z"}}
+    result = index.update_documents(es_client, es_settings, es_settings.articles_alias, update, refresh=True)
+    assert result.succeeded == 1
+    source = es_client.get(index=es_settings.articles_alias, id=_id).body["_source"]
+    assert (source["status"], source["claimed_by"], source["title"]) == ("claimed", "worker-1", doc["title"])
+
+
+def test_index_feeds_by_url(es_client, es_settings):
+    feeds = [{"url": f"https://news.example.org/feed{i}.xml", "name": f"feed{i}", "consecutive_failures": 0} for i in range(3)]
+    result = index.index_feeds(es_client, es_settings, feeds + feeds, refresh=True)
+    assert (result.succeeded, result.failed) == (6, 0)
+    assert es_client.count(index=es_settings.feeds_alias).body["count"] == 3
+
+
+class FaultyProxy(http.server.ThreadingHTTPServer):
+    """Forwards to Elasticsearch but answers the first ``failures`` bulk requests with an error status."""
+
+    def __init__(self, upstream: str, statuses: list[int]):
+        self.upstream, self.statuses, self.bulk_calls = upstream, list(statuses), 0
+        super().__init__(("127.0.0.1", 0), ProxyHandler)
+
+
+class ProxyHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        server: FaultyProxy = self.server  # type: ignore[assignment]
+        if "_bulk" in self.path:
+            server.bulk_calls += 1
+            if server.statuses:
+                status = server.statuses.pop(0)
+                payload = b'{"error":{"type":"es_rejected_execution_exception","reason":"queue full"},"status":%d}' % status
+                return self.reply(status, payload, "application/json")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
+        resp = httpx.request(self.command, self.server.upstream + self.path, content=body, headers=headers)
+        self.reply(resp.status_code, resp.content, resp.headers.get("content-type", "application/json"))
+
+    def reply(self, status, payload, ctype):
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = forward
+
+
+@pytest.mark.parametrize("statuses", [[429], [503, 429], [429, 429, 503]])
+def test_bulk_retries_rejections_with_backoff(es_client, es_settings, statuses):
+    proxy = FaultyProxy(es_settings.effective_es_url, statuses)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        via_proxy = es_settings.model_copy(
+            update={"es_url": f"http://127.0.0.1:{proxy.server_port}", "es_max_retries": 0, "bulk_initial_backoff": 0.05}
+        )
+        result = index.index_articles(index.connect(via_proxy), via_proxy, make_articles(20), refresh=True)
+    finally:
+        proxy.shutdown()
+    assert (result.succeeded, result.failed) == (20, 0)
+    assert proxy.bulk_calls == len(statuses) + 1
+    assert count(es_client, es_settings) == 20
+
+
+def test_rejections_beyond_retries_are_reported(es_client, es_settings):
+    proxy = FaultyProxy(es_settings.effective_es_url, [429] * 3)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        via_proxy = es_settings.model_copy(
+            update={"es_url": f"http://127.0.0.1:{proxy.server_port}", "es_max_retries": 0,
+                    "bulk_initial_backoff": 0.01, "bulk_max_retries": 2}
+        )
+        result = index.index_articles(index.connect(via_proxy), via_proxy, make_articles(5))
+    finally:
+        proxy.shutdown()
+    assert result.succeeded == 0
+    assert [f["status"] for f in result.failures] == [429] * 5

@@ -1,0 +1,92 @@
+"""Migration: next version, every document kept, search answering throughout, the CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from index_support import es_client, es_settings, make_articles  # noqa: F401
+
+from pipeline import index
+from pipeline.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+class Searcher(threading.Thread):
+    """Searches the alias in a loop and records every answer (count) or error."""
+
+    def __init__(self, es, alias):
+        super().__init__(daemon=True)
+        self.es, self.alias, self.counts, self.errors = es, alias, [], []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                body = self.es.search(index=self.alias, query={"match": {"text": "ministers"}}, size=0, track_total_hits=True)
+                self.counts.append(body["hits"]["total"]["value"])
+            except Exception as exc:  # recorded; the test asserts there were none
+                self.errors.append(exc)
+
+
+def test_migration_keeps_documents_and_search_answering(es_client, es_settings):
+    docs = make_articles(600)
+    index.index_articles(es_client, es_settings, docs, refresh=True)
+    searcher = Searcher(es_client, es_settings.articles_alias)
+    searcher.start()
+    time.sleep(0.2)
+    try:
+        result = index.migrate(es_client, es_settings, "articles")
+    finally:
+        searcher.stop.set()
+        searcher.join()
+    assert result["to"] == f"{es_settings.index_prefix}-articles-v2"
+    assert result["documents"] == 600
+    assert searcher.errors == [] and searcher.counts
+    assert min(searcher.counts) == 600
+    assert index.current_index(es_client, es_settings, "articles") == result["to"]
+    es_client.indices.refresh(index=es_settings.articles_alias)
+    assert es_client.count(index=es_settings.articles_alias).body["count"] == 600
+    # writes through the alias now land in v2
+    extra = make_articles(5, start=1000)
+    index.index_articles(es_client, es_settings, extra, refresh=True)
+    assert es_client.count(index=result["to"]).body["count"] == 605
+
+
+def test_writes_during_copy_are_caught_up(es_client, es_settings):
+    index.index_articles(es_client, es_settings, make_articles(300), refresh=True)
+    old = index.current_index(es_client, es_settings, "articles")
+    new = index.index_name(es_settings, "articles", 2)
+    index.create_index(es_client, new)
+    started = index.now_iso()
+    index.copy_documents(es_client, es_settings, old, new)
+    # a write lands in the old index after the copy, before the alias moves
+    late = make_articles(1, start=5000)[0]
+    changed = dict(make_articles(1)[0], title="Updated headline")
+    index.index_articles(es_client, es_settings, [late, changed], refresh=True)
+    index.swap_alias(es_client, es_settings.articles_alias, old, new)
+    assert index.copy_recent(es_client, old, new, started) == 2
+    es_client.indices.refresh(index=new)
+    assert es_client.count(index=new).body["count"] == 301
+    got = es_client.get(index=new, id=index.doc_id(changed["canonical_url"])).body["_source"]
+    assert got["title"] == "Updated headline"
+
+
+def test_migrate_feeds_and_cli(es_client, es_settings, monkeypatch, capsys):
+    feeds = [{"url": f"https://news.example.org/f{i}.xml", "name": f"f{i}"} for i in range(4)]
+    index.index_feeds(es_client, es_settings, feeds, refresh=True)
+    monkeypatch.setattr("pipeline.settings.get_settings", lambda: es_settings)
+    assert main(["index", "migrate"]) == 0
+    moved = json.loads(capsys.readouterr().out)
+    assert [(m["to"], m["documents"]) for m in moved] == [
+        (f"{es_settings.index_prefix}-articles-v2", 0),
+        (f"{es_settings.index_prefix}-feeds-v2", 4),
+    ]
+    assert main(["index", "status"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["aliases"][es_settings.feeds_alias] == {"index": f"{es_settings.index_prefix}-feeds-v2", "documents": 4}
+    assert main(["index", "setup"]) == 0  # idempotent after a migration: stays on v2
+    assert json.loads(capsys.readouterr().out)["feeds"] == f"{es_settings.index_prefix}-feeds-v2"
