@@ -148,6 +148,7 @@ class LocalElasticsearch:
         cmd = [
             str(self.dist_dir / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file),
             "-E", "discovery.type=single-node", "-E", f"network.host={s.es_host}",
+            "-E", f"http.port={s.es_port}", "-E", "transport.port=9300-9399",
             "-E", f"path.data={self.data_dir}", "-E", f"path.logs={self.logs_dir}",
             "-E", "xpack.security.enabled=false", "-E", "cluster.name=wiredesk-local",
             "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
