@@ -11,6 +11,7 @@ complement of a speech verb ("X said that ...") when nothing in it is quoted dir
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 LOGGER = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ PERSON_NOUNS = frozenset(
     people man woman friend father mother officer member members critics critic supporters
     supporter""".split()
 )
+# "...” ― Jane Doe" at the end of a paragraph: the credit line of a vox-pop or epigraph.
+DASH_CREDIT_RE = re.compile(r"\s*[”\"»][\s\u00a0]*[―—–][\s\u00a0]*([A-Z][\w'’.-]*(?:[ \u00a0][A-Z][\w'’.-]*){0,4})[\s\u00a0.,]*(?:\n|$)")
+ATTRIBUTION_HEAD = 5  # tokens of a following sentence that may hold a split-off "Smith asked"
 MAX_CUE_DISTANCE = 12  # tokens between a quote's edge and a cue verb that has no syntactic link
 MIN_UNATTRIBUTED_WORDS = 6  # an unattributed quote shorter than this is a scare quote, not speech
 
@@ -255,6 +259,17 @@ class Attributor:
                 return speaker if speaker.label == "PERSON" else None
         return None
 
+    def dash_credit(self, q: QuoteSpan) -> Speaker | None:
+        """A quote credited after a dash: "...” ― Jane Doe" names the person directly."""
+        match = DASH_CREDIT_RE.match(self.text, q.end)
+        if match is None:
+            return None
+        start, end = match.span(1)
+        entity = self.index.entity_in(start, end)
+        if entity is not None and entity.label == "PERSON":
+            return Speaker(entity.name, entity.label, (start, end), None)
+        return Speaker(match.group(1), "PERSON", (start, end), None)
+
     def lead_in(self, n: int) -> Speaker | None:
         """The speaker of a paragraph ending "X said:" that introduces the next paragraph's quote."""
         doc = self.chunks[n].doc
@@ -317,6 +332,23 @@ def indirect_content(verb):
     return clause if len(clause) >= 3 else None
 
 
+def fill_split(spans: list[QuoteSpan], speakers: list, paragraphs) -> None:
+    """A quote split around its attribution: an unattributed part takes its paragraph neighbour's speaker."""
+    para_of = [paragraph_of(q.start, paragraphs) for q in spans]
+    for i in range(len(spans)):
+        if speakers[i] is not None:
+            continue
+        before = [j for j in range(i - 1, -1, -1) if para_of[j] == para_of[i] and speakers[j] is not None]
+        after = [j for j in range(i + 1, len(spans)) if para_of[j] == para_of[i] and speakers[j] is not None]
+        if before or after:
+            speakers[i] = speakers[(before or after)[0]]
+
+
+def paragraph_of(pos: int, paragraphs) -> int:
+    """Index of the paragraph holding character ``pos``."""
+    return next(k for k, (s, e) in enumerate(paragraphs) if s <= pos < e)
+
+
 def fill_chains(spans: list[QuoteSpan], speakers: list) -> None:
     """Parts of one multi-paragraph quote share the speaker found on any part."""
     chain: list[int] = []
@@ -332,7 +364,7 @@ def fill_chains(spans: list[QuoteSpan], speakers: list) -> None:
 
 def fill_floating(spans: list[QuoteSpan], speakers: list, paragraphs, att: "Attributor") -> None:
     """A quote opening a paragraph without a cue inherits the last speaker, or a "X said:" lead-in."""
-    para_of = [next(k for k, (s, e) in enumerate(paragraphs) if s <= q.start < e) for q in spans]
+    para_of = [paragraph_of(q.start, paragraphs) for q in spans]
     last: tuple[int, Speaker] | None = None
     for i, q in enumerate(spans):
         if speakers[i] is None and q.opens_paragraph:
@@ -424,7 +456,7 @@ def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
         ancestors.update(a.i for a in doc[i].ancestors)
     sent_start, sent_end = doc[qs].sent.start, doc[qe - 1].sent.end
     best, best_key = None, None
-    for tok in doc[sent_start:sent_end]:
+    for tok in list(doc[sent_start:sent_end]) + attribution_after(doc, qe, sent_end):
         if skip(tok.i) or not is_cue(tok):
             continue
         # "according to X" scopes over its whole sentence
@@ -441,6 +473,14 @@ def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
     return best
 
 
+def attribution_after(doc, qe: int, sent_end: int) -> list:
+    """The head of the next sentence when the parser split '“...?” Smith asked.' after the quote."""
+    after = doc[qe:sent_end]
+    if any(not (t.is_punct or t.is_space) for t in after) or sent_end >= len(doc):
+        return []
+    return list(doc[sent_end:min(sent_end + ATTRIBUTION_HEAD, doc[sent_end].sent.end)])
+
+
 def attribute_quotes(text: str, chunks, index) -> list[Quote]:
     """Every quote of an article with its speaker (direct, partial and indirect)."""
     paragraphs = [(c.offset, c.end) for c in chunks]
@@ -448,7 +488,8 @@ def attribute_quotes(text: str, chunks, index) -> list[Quote]:
     att = Attributor(text, chunks, index)
     att.mark_quoted(spans)
     att.track_subjects()
-    speakers = [att.speaker_for(q) for q in spans]
+    speakers = [att.speaker_for(q) or att.dash_credit(q) for q in spans]
+    fill_split(spans, speakers, paragraphs)
     fill_chains(spans, speakers)
     fill_floating(spans, speakers, paragraphs, att)
     quotes = []
