@@ -42,6 +42,8 @@ LOGGER = logging.getLogger(__name__)
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRYABLE_4XX = frozenset({408, 425, 429})
+# Transient, but cached for minutes (robots.txt): retrying within this call cannot help.
+NOT_RETRIED_HERE = frozenset({"robots_unavailable"})
 # Headers worth keeping with the page (dates for freshness, language, caching validators).
 KEPT_HEADERS = ("content-type", "content-length", "content-encoding", "content-language", "date",
                 "last-modified", "etag", "cache-control", "x-robots-tag", "link")
@@ -121,7 +123,9 @@ def fetch_with_retries(url: str, settings: Settings, client: httpx.Client, polit
 
 
 def retry_wait(exc: RetryableError, attempt: int, settings: Settings) -> float | None:
-    """Seconds to wait before the next attempt, or None when the wait would exceed the cap."""
+    """Seconds to wait before the next attempt, or None when retrying now is pointless or too long."""
+    if exc.reason in NOT_RETRIED_HERE:
+        return None
     if exc.retry_after is not None:
         return exc.retry_after if exc.retry_after <= settings.fetch_max_retry_wait else None
     return min(settings.fetch_backoff * 2 ** (attempt - 1), settings.fetch_max_retry_wait)

@@ -285,9 +285,10 @@ def test_robots_ignored_when_configured(site, fetch_settings):
 def test_unreachable_robots_is_retryable(site, fetch_settings):
     site.add("/robots.txt", status=503, body="busy")
     url = site.add("/story", body=HTML, headers=HTML_TYPE)
-    error = failure(url, fetch_settings, fetch_attempts=1)
+    error = failure(url, fetch_settings)
     assert (type(error), error.reason) == (RetryableError, "robots_unavailable")
     assert site.hits("/story") == 0
+    assert site.hits("/robots.txt") == 1  # not retried in-process: the verdict is cached for minutes
 
 
 def test_per_host_delay_spaces_requests(site, fetch_settings):
