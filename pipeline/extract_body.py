@@ -1,0 +1,153 @@
+"""The article body: several open-source extractors, chosen per page by evidence, then cleaned.
+
+Measured on the dev sets (benchmarks/bench_extract.py), trafilatura in precision mode is the best single
+candidate, but on some pages it keeps almost nothing; trafilatura's balanced mode is then the better
+choice, and readability-lxml and newspaper3k are the rescue when both come back (nearly) empty. The
+chosen text is then cleaned line by line: the repeated headline and standfirst at its top, a leading
+"key points" list, and boilerplate lines (newsletter plugs, "Read more:", share and comment widgets)
+that every extractor lets through. Each extra extractor runs only when the evidence asks for it, so a
+typical page costs one trafilatura run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from copy import deepcopy
+
+from pipeline.extract_meta import word_f1
+
+LOGGER = logging.getLogger(__name__)
+
+# A precision-mode body shorter than this (characters) is suspicious: compare it with balanced mode.
+MIN_CONFIDENT_CHARS = 500
+# ... and keep it anyway when it holds at least this share of the balanced-mode text.
+MIN_PRECISION_SHARE = 0.5
+# Below this, a body is no article at all: try the other extractors.
+MIN_BODY_CHARS = 150
+# Boilerplate markers are only trusted on short lines; long lines are prose that may quote them.
+MAX_BOILERPLATE_LINE = 250
+BOILERPLATE_LINES = [
+    re.compile(pattern, re.I)
+    for pattern in (
+        r"^(read more|also read|read next|read also|see more|see also|related( posts?| articles?| stories| content| coverage)?"
+        r"|you may also like|more|also|don'?t miss|most read( in [\w ]+)?|recommended( for you)?|trending( now)?"
+        r"|more from [\w’' .]+)\s*([:|.…]+.*)?$",
+        r"\b(sign up|subscribe|signing up)\b.{0,80}\b(newsletters?|inbox|updates|alerts)\b",
+        r"^(follow|like)\b.{0,60}\b(on|at)\b.{0,40}\b(twitter|facebook|instagram|google news|x|linkedin|tiktok|youtube|whatsapp)\b",
+        r"^\d*\s*comments?\s*$",
+        r"^(got a story|do you have a story|have a (news )?tip|got a tip)\b",
+        r"^our standards:",
+        r"this copy is for your personal, non-commercial use",
+        r"^click here\b",
+        r"^(image|photo|picture|credit|photograph)s?\s*:",
+        r"^(log ?in|sign ?in) or (create|register)",
+        r"^(advertisement|article content|share this article|share|tweet|email|print)$",
+        r"(©|copyright)\s*\d{4}|all rights reserved",
+        r"you must confirm your public display name|please logout and then login again",
+        r"^for (the latest|more) .{0,60}(news|stories)\b.{0,80}(sign up|newsletter|check|visit)",
+        r"^enjoying our latest content|^thank you for visiting",
+        r"if you enjoyed this article",
+    )
+]
+# A headline or standfirst repeated at the top of the body matches the page's own at this word F1.
+TITLE_MATCH = 0.8
+SUMMARY_MATCH = 0.9
+LIST_ITEM = re.compile(r"^\s*[-•*]\s+")
+
+
+def run_trafilatura(tree, **options) -> str:
+    """trafilatura's body text for a copy of tree (paragraphs separated by newlines)."""
+    from trafilatura import bare_extraction
+
+    document = bare_extraction(deepcopy(tree), include_comments=False, with_metadata=False, **options)
+    return (document.text or "") if document is not None else ""
+
+
+def run_readability(tree) -> str:
+    """readability-lxml's main block as text, one paragraph per line."""
+    from lxml import html as lxml_html
+    from readability import Document
+
+    summary = Document(deepcopy(tree)).summary(html_partial=True)
+    blocks = lxml_html.fragment_fromstring(summary, create_parent="div").iter("p", "h2", "h3", "h4", "li", "blockquote", "pre")
+    return "\n".join(text for text in (" ".join(b.text_content().split()) for b in blocks) if text)
+
+
+def run_newspaper(html: str) -> str:
+    """newspaper3k's body text (it parses the page itself)."""
+    from newspaper import Article as NewspaperArticle
+
+    article = NewspaperArticle("http://localhost/")
+    article.set_html(html)
+    article.parse()
+    return article.text or ""
+
+
+def choose_trafilatura_text(tree) -> tuple[str, str]:
+    """(text, candidate name): precision mode unless it kept too little next to balanced mode."""
+    precise = run_trafilatura(tree, favor_precision=True)
+    if len(precise) >= MIN_CONFIDENT_CHARS:
+        return precise, "trafilatura_precision"
+    balanced = run_trafilatura(tree)
+    if len(precise) >= MIN_PRECISION_SHARE * len(balanced):
+        return precise, "trafilatura_precision"
+    return balanced, "trafilatura"
+
+
+def rescue_text(tree, html: str) -> tuple[str, str]:
+    """The longer of readability and newspaper3k, for pages where trafilatura found no article."""
+    candidates = []
+    for name, runner, source in (("readability", run_readability, tree), ("newspaper", run_newspaper, html)):
+        try:
+            candidates.append((len(text := runner(source)), text, name))
+        except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on odd pages
+            LOGGER.debug("%s failed: %s", name, exc)
+    length, text, name = max(candidates, default=(0, "", "none"))
+    return text, name
+
+
+def is_boilerplate(line: str) -> bool:
+    """A short line that matches a known non-article pattern."""
+    return len(line) < MAX_BOILERPLATE_LINE and any(p.search(line) for p in BOILERPLATE_LINES)
+
+
+def drop_repeated_heading(lines: list[str], titles: list[str], summary: str | None) -> list[str]:
+    """Remove the headline (and the standfirst right after it) when the body repeats them on top."""
+    kept, dropped_title = [], False
+    for line in lines:
+        if len(kept) < 3 and any(word_f1(line, t) > TITLE_MATCH for t in titles if t):
+            dropped_title = True
+            continue
+        if dropped_title and not kept and summary and len(line) < 300 and word_f1(line, summary) > SUMMARY_MATCH:
+            continue
+        kept.append(line)
+    return kept if kept else lines
+
+
+def drop_leading_list(lines: list[str]) -> list[str]:
+    """Remove a "key points" list that opens the body ahead of the prose."""
+    end = 0
+    while end < len(lines) and LIST_ITEM.match(lines[end]):
+        end += 1
+    if end >= 2 and end < len(lines) - 2:
+        return lines[end:]
+    return lines
+
+
+def clean_body(text: str, titles: list[str], summary: str | None) -> str:
+    """Paragraphs of text without repeated heading, leading key points or boilerplate, joined by blank lines."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line and not is_boilerplate(line)]
+    lines = drop_leading_list(drop_repeated_heading(lines, titles, summary))
+    return "\n\n".join(lines)
+
+
+def extract_body(tree, html: str, titles: list[str], summary: str | None) -> tuple[str, str]:
+    """(body text, name of the extractor chosen) for a parsed page."""
+    text, name = choose_trafilatura_text(tree)
+    if len(text) < MIN_BODY_CHARS:
+        rescued, rescued_name = rescue_text(tree, html)
+        if len(rescued) > len(text):
+            text, name = rescued, rescued_name
+    return clean_body(text, titles, summary), name

@@ -1,0 +1,449 @@
+"""Article metadata from a parsed page: headline, authors, dates, language, summary, image, URLs.
+
+Every field is read from the most explicit evidence first: JSON-LD (schema.org Article types), then
+OpenGraph and other <meta> tags, then visible markup (<h1>, bylines, <time>), then the URL, and for
+dates htmldate as the last resort. Values are cleaned the way a reader would expect them: the headline
+without its site suffix, author names without "By" or outlet credits, dates in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+from lxml import html as lxml_html
+
+LOGGER = logging.getLogger(__name__)
+
+# schema.org types whose properties describe the article itself (best first).
+ARTICLE_TYPES = (
+    "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+    "backgroundnewsarticle", "reviewnewsarticle", "article", "blogposting", "socialmediaposting",
+    "liveblogposting", "techarticle", "scholarlyarticle", "report", "webpage",
+)
+TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|•|·|»|«|/)\s+")
+BYLINE_PREFIX = re.compile(r"^\s*(?:written\s+|posted\s+|words\s+|reporting\s+)?by\s*:?\s+", re.I)
+AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\||\n|\s\+\s)\s*", re.I)
+# A credit that names a desk, a role or an outlet rather than a person.
+NOT_A_PERSON = re.compile(
+    r"\b(?:staff|team|desk|newsroom|editors?|editorial|reporters?|correspondents?|contributors?|"
+    r"writers?|news\s*service|wires?|agenc(?:y|ies)|press\s+association|online|digital|media|"
+    r"ltd|inc|limited|group|network|magazine|times|post|daily|news)\b",
+    re.I,
+)
+AUTHOR_TRAILER = re.compile(r"\s*(?:[,|–—-]\s*)?(?:updated|published|posted|\d{1,2}\s+\w+\s+\d{4}|\w+\s+\d{1,2},\s+\d{4}).*$", re.I)
+MAX_AUTHOR_WORDS = 5
+PUBLISHED_META = (
+    "article:published_time", "og:published_time", "og:article:published_time", "datepublished",
+    "pubdate", "publishdate", "publish-date", "publish_date", "published_time", "published-date",
+    "article.published", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.issued",
+    "dc.date", "dcterms.date", "date", "cxenseparse:recs:publishtime", "article_date_original",
+    "original-publish-date", "dcterms.created", "dc.date.created",
+)
+MODIFIED_META = (
+    "article:modified_time", "og:updated_time", "og:article:modified_time", "datemodified",
+    "last-modified", "lastmod", "dcterms.modified", "dc.date.modified", "article.updated", "updated_time",
+)
+URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[-_]|\b)")
+URL_COMPACT_DATE = re.compile(r"[/_-]((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
+
+
+@dataclass
+class PageMeta:
+    """Metadata read from one page; every field may be empty."""
+
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published_at: str | None = None
+    modified_at: str | None = None
+    summary: str | None = None
+    image: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+    html_language: str | None = None
+
+
+# -- small readers over the tree
+
+
+def clean_space(value) -> str:
+    """Collapse runs of whitespace; None and non-strings become ''."""
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
+def read_meta_tags(tree) -> dict[str, str]:
+    """First non-empty content of every <meta name|property|itemprop>, keyed in lower case."""
+    found: dict[str, str] = {}
+    for node in tree.iter("meta"):
+        key = node.get("property") or node.get("name") or node.get("itemprop") or node.get("http-equiv")
+        value = clean_space(node.get("content") or node.get("datetime"))
+        if key and value:
+            found.setdefault(key.strip().lower(), value)
+    return found
+
+
+def iter_jsonld_objects(tree):
+    """Every dict in the page's JSON-LD blocks, flattening lists and @graph."""
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text.strip().rstrip(";"), strict=False)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                yield item
+                stack.extend(v for k, v in item.items() if k in ("@graph", "mainEntity", "mainEntityOfPage") and isinstance(v, (list, dict)))
+
+
+def type_rank(obj: dict) -> int:
+    """Position of the object's schema.org type in ARTICLE_TYPES (lower is better), else a large number."""
+    types = obj.get("@type")
+    types = types if isinstance(types, list) else [types]
+    ranks = [ARTICLE_TYPES.index(t.lower()) for t in types if isinstance(t, str) and t.lower() in ARTICLE_TYPES]
+    return min(ranks, default=99)
+
+
+def find_article_jsonld(tree) -> dict:
+    """The JSON-LD object that best describes the article, or {}."""
+    best, best_rank = {}, 99
+    for obj in iter_jsonld_objects(tree):
+        rank = type_rank(obj)
+        if rank < best_rank:
+            best, best_rank = obj, rank
+    return best
+
+
+def jsonld_text(value) -> str:
+    """A JSON-LD value as plain text: strings, first list item, or a dict's name/url."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("url") or value.get("@id") or ""
+    return clean_space(value) if isinstance(value, str) else ""
+
+
+# -- headline
+
+
+def strip_site_suffix(title: str, site_names: list[str]) -> str:
+    """Drop a leading or trailing "| Site Name" part from a <title>/og:title."""
+    parts = TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    names = {re.sub(r"\W+", "", n.lower()) for n in site_names if n}
+
+    def is_site(part: str) -> bool:
+        key = re.sub(r"\W+", "", part.lower())
+        return bool(key) and any(key == n or (len(key) > 3 and (key in n or n in key)) for n in names)
+
+    while len(parts) > 1 and is_site(parts[-1]):
+        parts.pop()
+    while len(parts) > 1 and is_site(parts[0]):
+        parts.pop(0)
+    if len(parts) > 1 and len(parts[-1].split()) <= 3 and len(parts[0].split()) >= 4:
+        parts.pop()  # an unknown short trailer ("... - Opinion", "... | Outlet") is a section or brand
+    return " - ".join(parts) if len(parts) > 1 else parts[0]
+
+
+def word_f1(a: str, b: str) -> float:
+    """Bag-of-words F1 between two short strings (case-insensitive)."""
+    wa, wb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
+    if not wa or not wb:
+        return 0.0
+    common = sum(min(wa.count(w), wb.count(w)) for w in set(wa))
+    return 2 * common / (len(wa) + len(wb))
+
+
+def read_h1_texts(tree) -> list[str]:
+    """Visible <h1> texts of a plausible headline length."""
+    texts = (clean_space(h.text_content()) for h in tree.iter("h1"))
+    return [t for t in texts if 3 <= len(t) <= 400]
+
+
+def choose_title(tree, meta: dict, ld: dict, site_names: list[str]) -> str | None:
+    """The headline a reader sees: the <h1> that matches the page's declared title, else that title."""
+    declared = [
+        jsonld_text(ld.get("headline")),
+        meta.get("og:title", ""),
+        meta.get("twitter:title", ""),
+        clean_space(tree.findtext(".//title")),
+    ]
+    declared = [strip_site_suffix(t, site_names) for t in declared if t]
+    h1s = read_h1_texts(tree)
+    if declared and h1s:
+        score, best = max((max(word_f1(h, d) for d in declared), h) for h in h1s)
+        if score >= 0.6:
+            return best
+    if declared:
+        return declared[0]
+    return h1s[0] if h1s else None
+
+
+# -- authors
+
+
+def jsonld_authors(ld: dict) -> list[str]:
+    """Person names from the JSON-LD author/creator property (organisations are skipped)."""
+    raw = ld.get("author") or ld.get("creator") or []
+    raw = raw if isinstance(raw, list) else [raw]
+    names = []
+    for item in raw:
+        if isinstance(item, dict):
+            kind = item.get("@type")
+            if isinstance(kind, str) and kind.lower() == "organization":
+                continue
+            item = item.get("name")
+            if isinstance(item, list):
+                names.extend(x for x in item if isinstance(x, str))
+                continue
+        if isinstance(item, str):
+            names.append(item)
+    return names
+
+
+BYLINE_XPATH = (
+    "//*[@rel='author']|//*[@itemprop='author']//*[@itemprop='name']"
+    "|//*[contains(concat(' ', normalize-space(@class), ' '), ' byline ')]"
+    "|//*[contains(@class, 'author-name') or contains(@class, 'byline__name') or contains(@class, 'author__name')]"
+)
+
+
+def markup_authors(tree) -> list[str]:
+    """Names from byline markup (rel=author, itemprop=author, .byline), in page order."""
+    names = []
+    for node in tree.xpath(BYLINE_XPATH)[:6]:
+        text = clean_space(node.text_content())
+        if text and len(text) < 120:
+            names.append(text)
+    return names
+
+
+def clean_author_names(raw: list[str], outlets: list[str]) -> list[str]:
+    """Split "A and B", strip "By" and trailers, drop outlet/desk credits and duplicates."""
+    outlet_keys = {re.sub(r"\W+", "", o.lower()) for o in outlets if o}
+    seen, names = set(), []
+    for entry in raw:
+        entry = BYLINE_PREFIX.sub("", clean_space(entry))
+        entry = AUTHOR_TRAILER.sub("", entry)
+        for name in AUTHOR_SPLIT.split(entry):
+            name = BYLINE_PREFIX.sub("", name).strip(" .:-–—·|")
+            key = re.sub(r"\W+", "", name.lower())
+            if not is_person_name(name) or key in outlet_keys or key in seen:
+                continue
+            seen.add(key)
+            names.append(name)
+    return names
+
+
+def is_person_name(name: str) -> bool:
+    """True when a credit looks like a person's name (not a URL, a desk or a sentence)."""
+    words = name.split()
+    if not 1 <= len(words) <= MAX_AUTHOR_WORDS or len(name) > 60:
+        return False
+    if re.search(r"[\d@/<>{}=]|https?:|www\.", name) or NOT_A_PERSON.search(name):
+        return False
+    return any(w[:1].isupper() for w in words)
+
+
+def choose_authors(tree, meta: dict, ld: dict, outlets: list[str]) -> list[str]:
+    """Author names from the best source that yields any: JSON-LD, meta tags, byline markup."""
+    meta_names = [meta.get(k, "") for k in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl")]
+    for raw in (jsonld_authors(ld), [n for n in meta_names if n], markup_authors(tree)):
+        names = clean_author_names(raw, outlets)
+        if names:
+            return names
+    return []
+
+
+# -- dates
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """A timestamp string as an aware UTC datetime (naive values are taken as UTC), or None."""
+    value = clean_space(value)
+    if not value or not re.search(r"\d{4}|\d{1,2}", value):
+        return None
+    if re.fullmatch(r"\d{10}(\d{3})?", value):  # epoch seconds or milliseconds
+        stamp = int(value[:10])
+        return datetime.fromtimestamp(stamp, tz=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = parse_loose_datetime(value)
+    if parsed is None or not 1990 <= parsed.year <= 2100:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_loose_datetime(value: str) -> datetime | None:
+    """dateutil's forgiving parser for non-ISO timestamps ("Tue, 03 Sep 2024 04:03:19 GMT")."""
+    from dateutil import parser as date_parser
+
+    try:
+        return date_parser.parse(value, fuzzy=False)
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def format_utc(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC with a Z suffix."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def first_date(candidates) -> datetime | None:
+    """The first candidate string that parses as a date."""
+    for value in candidates:
+        parsed = parse_datetime(value) if value else None
+        if parsed:
+            return parsed
+    return None
+
+
+def time_element_dates(tree, prop: str) -> list[str]:
+    """datetime attributes of <time> elements, itemprop-marked ones first."""
+    marked = tree.xpath(f"//*[@itemprop='{prop}']/@datetime|//*[@itemprop='{prop}']/@content")
+    plain = tree.xpath("//time[@datetime]/@datetime")[:3] if prop == "datePublished" else []
+    return [*marked, *plain]
+
+
+def date_from_url(url: str | None) -> datetime | None:
+    """A /2024/09/03/ (or 20240903) date in the article URL, as midnight UTC."""
+    if not url:
+        return None
+    path = urlsplit(url).path
+    match = URL_DATE.search(path) or URL_COMPACT_DATE.search(path)
+    if not match:
+        return None
+    try:
+        return datetime(int(match.group(1)), int(match.group(2)), int(match.group(3)), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def htmldate_fallback(tree, url: str | None) -> datetime | None:
+    """htmldate's heuristic search over the page, used only when no explicit date exists."""
+    from htmldate import find_date
+
+    try:
+        found = find_date(tree, url=url, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z")
+    except (ValueError, TypeError) as exc:  # htmldate raises on malformed trees
+        LOGGER.debug("htmldate failed: %s", exc)
+        return None
+    return parse_datetime(found) if found else None
+
+
+def choose_dates(tree, meta: dict, ld: dict, url: str | None) -> tuple[str | None, str | None]:
+    """(published_at, modified_at) as UTC ISO strings."""
+    published = first_date(
+        [jsonld_text(ld.get("datePublished")), jsonld_text(ld.get("dateCreated"))]
+        + [meta.get(k) for k in PUBLISHED_META]
+        + time_element_dates(tree, "datePublished")
+    )
+    published = published or date_from_url(url) or htmldate_fallback(tree, url)
+    modified = first_date(
+        [jsonld_text(ld.get("dateModified"))] + [meta.get(k) for k in MODIFIED_META] + time_element_dates(tree, "dateModified")
+    )
+    return format_utc(published), format_utc(modified)
+
+
+# -- URLs, image, site name, summary, language
+
+
+def absolute_url(value: str | None, base: str | None) -> str | None:
+    """value made absolute against base; None when empty or not http(s)."""
+    value = clean_space(value)
+    if not value:
+        return None
+    joined = urljoin(base, value) if base else value
+    return joined if joined.startswith(("http://", "https://")) else None
+
+
+def choose_canonical(tree, meta: dict, url: str | None) -> str | None:
+    """<link rel=canonical>, else og:url, else the page URL, made absolute."""
+    links = tree.xpath("//link[translate(@rel, 'CANONICAL', 'canonical')='canonical']/@href")
+    for value in [*links, meta.get("og:url")]:
+        found = absolute_url(value, url)
+        if found:
+            return found
+    return url
+
+
+def choose_image(meta: dict, ld: dict, base: str | None) -> str | None:
+    """The top image: og:image, twitter:image, or the JSON-LD image."""
+    for value in (meta.get("og:image"), meta.get("og:image:url"), meta.get("twitter:image"), meta.get("twitter:image:src"), jsonld_text(ld.get("image"))):
+        found = absolute_url(value, base)
+        if found:
+            return found
+    return None
+
+
+def choose_site_name(meta: dict, ld: dict) -> str | None:
+    """og:site_name, else the JSON-LD publisher, else application-name."""
+    for value in (meta.get("og:site_name"), jsonld_text(ld.get("publisher")), meta.get("application-name")):
+        if value:
+            return value
+    return None
+
+
+def choose_summary(meta: dict, ld: dict) -> str | None:
+    """The page's own description of the article."""
+    for value in (meta.get("og:description"), meta.get("description"), meta.get("twitter:description"), jsonld_text(ld.get("description"))):
+        if value:
+            return value
+    return None
+
+
+def read_html_language(tree, meta: dict) -> str | None:
+    """The declared language (<html lang>, content-language, og:locale) as a two-letter code."""
+    root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
+    for value in (root.get("lang"), root.get("xml:lang"), meta.get("content-language"), meta.get("og:locale")):
+        code = re.match(r"\s*([a-zA-Z]{2,3})(?:[-_]|$)", value or "")
+        if code:
+            return code.group(1).lower()
+    return None
+
+
+def host_names(url: str | None) -> list[str]:
+    """Outlet-like names derived from a URL host ("www.nytimes.com" -> "nytimes")."""
+    host = urlsplit(url).hostname if url else None
+    if not host:
+        return []
+    labels = [p for p in host.split(".") if p not in ("www", "m", "amp", "com", "co", "org", "net", "uk", "au", "in", "za")]
+    return labels[:1]
+
+
+def read_page_meta(tree, url: str | None = None) -> PageMeta:
+    """All metadata of a parsed page (``tree`` is an lxml HTML element)."""
+    meta, ld = read_meta_tags(tree), find_article_jsonld(tree)
+    canonical = choose_canonical(tree, meta, url)
+    site_name = choose_site_name(meta, ld)
+    outlets = [site_name or "", jsonld_text(ld.get("publisher")), *host_names(canonical or url)]
+    published, modified = choose_dates(tree, meta, ld, canonical or url)
+    return PageMeta(
+        title=choose_title(tree, meta, ld, outlets),
+        authors=choose_authors(tree, meta, ld, outlets),
+        published_at=published,
+        modified_at=modified,
+        summary=choose_summary(meta, ld),
+        image=choose_image(meta, ld, canonical or url),
+        canonical_url=canonical,
+        site_name=site_name,
+        html_language=read_html_language(tree, meta),
+    )
+
+
+def parse_html_tree(text: str):
+    """An lxml HTML tree for text (helper for tests and callers without a tree)."""
+    return lxml_html.document_fromstring(text)
