@@ -151,8 +151,10 @@ def build_articles_mappings() -> dict:
     props: dict[str, Any] = {
         **{name: kw for name in ("url", "canonical_url", "feed", "source", "language", "guid")},
         **{name: kw for name in ("status", "claimed_by", "raw_path", "pipeline_version")},
-        **{name: kw for name in ("fingerprint", "duplicate_group", "people", "organizations", "places")},
-        "speakers": kw,
+        **{name: kw for name in ("fingerprint", "duplicate_group")},
+        **{name: kw for name in ("fingerprint_bands", "tags")},  # near-duplicate candidates (ingest), feed tags
+        # Flat facet arrays; the .text sub-field lets "Momani" filter "Marwan Momani".
+        **{name: keyword_field(text=True) for name in ("people", "organizations", "places", "speakers")},
         "title": text_field(),
         "summary": text_field(keyword=False),
         "text": text_field(keyword=False),
@@ -310,6 +312,14 @@ def add_facets(doc: dict) -> dict:
     return out
 
 
+def prepare_article(doc: dict) -> dict:
+    """Facet arrays filled, and a duplicate group for every article (collapse groups missing values)."""
+    out = add_facets(doc)
+    if not out.get("duplicate_group") and (out.get("canonical_url") or out.get("url")):
+        out["duplicate_group"] = article_id(out)
+    return out
+
+
 def dicts_in(value: Any) -> list[dict]:
     """The dict items of a list field; malformed values are left for Elasticsearch to reject."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
@@ -425,7 +435,7 @@ def failure_actions(alias: str, failures: list[dict], docs_by_id: dict[str, dict
 
 def index_articles(es, settings: Settings, docs: Iterable[dict], *, refresh: bool = False) -> BulkResult:
     """Index whole article documents by canonical-URL id; rejected items are recorded as failed."""
-    docs = [add_facets(doc) for doc in docs]
+    docs = [prepare_article(doc) for doc in docs]
     rejected: list[dict] = []
     alias = settings.articles_alias
     result = bulk_write(es, settings, index_actions(alias, docs, rejected), refresh=refresh)

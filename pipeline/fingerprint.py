@@ -1,0 +1,74 @@
+"""Content fingerprints and near-duplicate (wire copy) grouping.
+
+A 64-bit SimHash over word 3-shingles; copies of one wire story differ in a few bits. Four 16-bit
+bands are indexed as keywords, so candidates are found with one terms query (two fingerprints within
+3 bits share at least one band), then confirmed by Hamming distance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+SHINGLE = 3
+MAX_DISTANCE = 3
+MIN_WORDS = 40  # shorter texts are too small to call near-duplicates
+
+
+def simhash(text: str) -> int | None:
+    """The 64-bit SimHash of the text's word 3-shingles, or None for very short texts."""
+    words = WORD_RE.findall(text.lower())
+    if len(words) < MIN_WORDS:
+        return None
+    weights = [0] * 64
+    for i in range(len(words) - SHINGLE + 1):
+        digest = hashlib.blake2b(" ".join(words[i:i + SHINGLE]).encode(), digest_size=8).digest()
+        value = int.from_bytes(digest, "big")
+        for bit in range(64):
+            weights[bit] += 1 if value >> bit & 1 else -1
+    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+
+
+def bands(value: int) -> list[str]:
+    """Four 16-bit bands, tagged by position."""
+    return [f"{i}:{value >> (16 * i) & 0xFFFF:04x}" for i in range(4)]
+
+
+def fingerprint_fields(text: str) -> dict:
+    """The fingerprint fields of an article document."""
+    value = simhash(text or "")
+    if value is None:
+        return {"fingerprint": None, "fingerprint_bands": []}
+    return {"fingerprint": f"{value:016x}", "fingerprint_bands": bands(value)}
+
+
+def hamming(a: str, b: str) -> int:
+    """Bits that differ between two hex fingerprints."""
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def find_group(candidates: list[dict], fingerprint: str) -> str | None:
+    """The duplicate group of the closest candidate within MAX_DISTANCE bits."""
+    best = None
+    for cand in candidates:
+        if cand.get("fingerprint"):
+            distance = hamming(cand["fingerprint"], fingerprint)
+            if distance <= MAX_DISTANCE and (best is None or distance < best[0]):
+                best = (distance, cand.get("duplicate_group") or cand["_id"])
+    return best[1] if best else None
+
+
+def assign_duplicate_groups(es, settings, docs: list[dict]) -> None:
+    """Set ``duplicate_group`` on each doc: an earlier near-duplicate's group, else its own id."""
+    seen: list[dict] = []
+    for doc in docs:
+        doc.setdefault("duplicate_group", doc["_id"])
+        if not doc.get("fingerprint"):
+            continue
+        resp = es.search(index=settings.articles_alias, size=20, source=["fingerprint", "duplicate_group"],
+                         query={"bool": {"filter": [{"terms": {"fingerprint_bands": doc["fingerprint_bands"]}}],
+                                         "must_not": [{"ids": {"values": [doc["_id"]]}}]}})
+        candidates = [{"_id": h["_id"], **h["_source"]} for h in resp["hits"]["hits"]] + seen
+        doc["duplicate_group"] = find_group(candidates, doc["fingerprint"]) or doc["_id"]
+        seen.append({"_id": doc["_id"], "fingerprint": doc["fingerprint"], "duplicate_group": doc["duplicate_group"]})

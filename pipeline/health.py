@@ -1,0 +1,70 @@
+"""Feed and item health: failing, silent and slow feeds; items by status; retry-due failures."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from pipeline.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+SLOW_POLL_SECONDS = 10.0
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO-8601 timestamp as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def classify_feed(state: dict, settings: Settings, now: datetime, silent_hours: int) -> str:
+    """``disabled``, ``failing``, ``silent``, ``slow``, ``never_polled`` or ``ok`` for one feed state."""
+    if state.get("enabled") is False:
+        return "disabled"
+    if int(state.get("consecutive_failures") or 0) >= 1:
+        return "failing"
+    if not state.get("last_poll_at"):
+        return "never_polled"
+    last_new = parse_time(state.get("last_new_at")) or parse_time(state.get("last_success_at"))
+    if last_new and now - last_new > timedelta(hours=silent_hours):
+        return "silent"
+    if float(state.get("last_duration") or 0) > SLOW_POLL_SECONDS:
+        return "slow"
+    return "ok"
+
+
+def feed_health_report(es, settings: Settings, silent_hours: int = 24) -> dict:
+    """Every feed's health row plus counts by health."""
+    resp = es.search(index=settings.feeds_alias, size=10000, query={"match_all": {}})
+    now = datetime.now(UTC)
+    rows = []
+    for hit in resp["hits"]["hits"]:
+        state = hit["_source"]
+        health = classify_feed(state, settings, now, silent_hours)
+        rows.append({"name": state.get("name"), "url": state.get("url"), "health": health,
+                     "consecutive_failures": state.get("consecutive_failures", 0),
+                     "last_status": state.get("last_status"), "last_poll_at": state.get("last_poll_at"),
+                     "error": (state.get("error") or {}).get("message")})
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["health"]] = counts.get(row["health"], 0) + 1
+    return {"feeds": sorted(rows, key=lambda r: (r["health"] == "ok", r["name"] or "")), "by_health": counts}
+
+
+def status_counts(es, settings: Settings) -> dict[str, int]:
+    """Article documents by pipeline status."""
+    resp = es.search(index=settings.articles_alias, size=0, aggs={"s": {"terms": {"field": "status", "size": 20}}})
+    return {b["key"]: b["doc_count"] for b in resp["aggregations"]["s"]["buckets"]}
+
+
+def count_retry_due(es, settings: Settings) -> int:
+    """Failed items whose backoff has passed and that the next ingest run will claim."""
+    query = {"bool": {"filter": [{"term": {"status": "failed"}}, {"term": {"error.retryable": True}},
+                                 {"range": {"next_attempt_at": {"lte": "now"}}}]}}
+    return es.count(index=settings.articles_alias, query=query)["count"]

@@ -1,0 +1,155 @@
+"""The functions Airflow tasks call: the edge where settings and the cluster client are built.
+
+Each function takes and returns small JSON values (ids, names, counts) so XCom carries references,
+never article bodies. No Airflow imports here; the DAG files wrap these in ``@task``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from functools import lru_cache
+
+from pipeline.settings import Settings, get_settings
+
+LOGGER = logging.getLogger(__name__)
+
+EVENT_ID_CAP = 50  # asset event extras stay small
+CLAIM_LIMIT = 500
+CHUNK_SIZE = 20
+
+
+@lru_cache(maxsize=1)
+def cluster(settings: Settings | None = None):
+    """A client for the configured cluster with the indices in place (once per worker process)."""
+    from pipeline.index import connect, ensure_indices
+
+    settings = settings or get_settings()
+    es = connect(settings)
+    ensure_indices(es, settings)
+    return es
+
+
+def list_due_feeds(settings: Settings | None = None) -> list[str]:
+    """Names of the enabled feeds due for a poll."""
+    from pipeline.feeds import due_feeds
+
+    settings = settings or get_settings()
+    names = [feed.name for feed in due_feeds(cluster(settings), settings)]
+    LOGGER.info("%d feeds due: %s", len(names), ", ".join(names[:20]))
+    return names
+
+
+def poll_feed(feed_name: str, settings: Settings | None = None) -> dict:
+    """Poll one feed by name; a bad feed is recorded in its state, never raised."""
+    from pipeline.feeds import load_feeds
+    from pipeline.feeds import poll_feed as poll
+
+    settings = settings or get_settings()
+    feeds = {feed.name: feed for feed in load_feeds(settings)}
+    if feed_name not in feeds:
+        return {"feed": feed_name, "status": "unknown_feed", "new_count": 0, "new_ids": []}
+    result = poll(feeds[feed_name], cluster(settings), settings)
+    out = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    LOGGER.info("feed %s: %s, %d new", feed_name, out.get("status"), out.get("new_count", 0))
+    return out
+
+
+def summarize_polls(results: list[dict]) -> dict:
+    """One readable summary of a poll cycle: feeds by status, new items, errors."""
+    results = [r for r in results if r]
+    statuses = Counter(str(r.get("status")) for r in results)
+    new_ids = [i for r in results for i in r.get("new_ids", [])]
+    errors = {r["feed"]: r.get("error") for r in results if r.get("error")}
+    summary = {"feeds": len(results), "by_status": dict(statuses), "new_count": len(new_ids),
+               "new_ids": new_ids, "errors": errors}
+    LOGGER.info("poll cycle: %d feeds %s, %d new items, %d feeds with errors",
+                len(results), dict(statuses), len(new_ids), len(errors))
+    for feed, error in errors.items():
+        LOGGER.warning("feed %s: %s", feed, error)
+    return summary
+
+
+def event_extra(summary: dict) -> dict:
+    """The small Metadata extra of an asset event: counts and a capped list of ids."""
+    extra = {k: v for k, v in summary.items() if isinstance(v, (int, str)) or k in ("by_status", "failed_by_reason")}
+    ids = summary.get("new_ids") or summary.get("ids") or []
+    extra["ids"] = ids[:EVENT_ID_CAP]
+    extra["ids_truncated"] = len(ids) > EVENT_ID_CAP
+    return extra
+
+
+def claim_chunks(run_id: str, settings: Settings | None = None) -> list[list[str]]:
+    """Claim claimable items for this run and split them into chunks for mapped tasks."""
+    from pipeline.ingest import chunked, claim_items
+
+    settings = settings or get_settings()
+    ids = claim_items(cluster(settings), settings, run_id, CLAIM_LIMIT)
+    return chunked(ids, CHUNK_SIZE)
+
+
+def process_chunk(ids: list[str], run_id: str, settings: Settings | None = None) -> dict:
+    """Fetch, extract, enrich and index one chunk; returns its counts."""
+    from pipeline.ingest import process_chunk as process
+
+    settings = settings or get_settings()
+    counts = process(cluster(settings), settings, ids, run_id).to_dict()
+    return counts
+
+
+def summarize_ingest(results: list[dict]) -> dict:
+    """Total the chunk counts into the run summary shown in the log and the asset event."""
+    from pipeline.ingest import merge_counts
+
+    summary = merge_counts([r for r in results if r])
+    LOGGER.info("ingest run: %s", summary)
+    return summary
+
+
+def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dict:
+    """Failing, silent and slow feeds, logged as a table and returned."""
+    from pipeline.health import feed_health_report
+
+    settings = settings or get_settings()
+    report = feed_health_report(cluster(settings), settings, silent_hours)
+    for row in report["feeds"]:
+        if row["health"] != "ok":
+            LOGGER.warning("feed %-30s %-10s failures=%s last_status=%s", row["name"], row["health"],
+                           row.get("consecutive_failures"), row.get("last_status"))
+    return {k: v for k, v in report.items() if k != "feeds"}
+
+
+def requeue_failed(settings: Settings | None = None) -> dict:
+    """Release stale claims; retry-due failures are claimed again by the next ingest run."""
+    from pipeline.health import count_retry_due
+    from pipeline.ingest import release_stale_claims
+
+    settings = settings or get_settings()
+    es = cluster(settings)
+    return {"released_claims": release_stale_claims(es, settings), "retry_due": count_retry_due(es, settings)}
+
+
+def reenrich(since: str | None, until: str | None, source: str | None, settings: Settings | None = None) -> dict:
+    """Re-extract and re-enrich documents of an older pipeline version from the raw archive."""
+    from pipeline.reprocess import reprocess_outdated
+
+    settings = settings or get_settings()
+    return reprocess_outdated(cluster(settings), settings, since=since, until=until, source=source)
+
+
+def housekeeping(settings: Settings | None = None) -> dict:
+    """Refresh and merge segments of the article index; report document counts by status."""
+    from pipeline.health import status_counts
+
+    settings = settings or get_settings()
+    es = cluster(settings)
+    es.indices.refresh(index=settings.articles_alias)
+    es.indices.forcemerge(index=settings.articles_alias, only_expunge_deletes=True, wait_for_completion=False)
+    return {"by_status": status_counts(es, settings)}
+
+
+def report_late_run(context: dict | None = None, **kwargs) -> None:
+    """Deadline-alert callback: a poll cycle or ingest run is late."""
+    dag_run = (context or {}).get("dag_run")
+    LOGGER.error("Wiredesk run is late: %s %s", getattr(dag_run, "dag_id", kwargs.get("dag_id")),
+                 getattr(dag_run, "run_id", ""))
