@@ -248,6 +248,17 @@ class RobotsCache:
                 entry = self._cache[origin] = self._download(origin)
             return entry
 
+    def check(self, url: str) -> None:
+        """Raise PermanentError(robots_disallowed), or RetryableError(robots_unreachable) while
+        robots.txt cannot be read (RFC 9309: assume complete disallow, try again later)."""
+        if not self.settings.respect_robots:
+            return
+        entry = self._get(url)
+        if entry.disallow_all:
+            raise RetryableError(f"robots.txt unreachable for {url}", reason="robots_unreachable")
+        if entry.parser is not None and not entry.parser.can_fetch(self.settings.user_agent, str(url)):
+            raise PermanentError(f"robots.txt disallows {url}", reason="robots_disallowed")
+
     def allowed(self, url: str) -> bool:
         """Whether our User-Agent may fetch ``url``."""
         if not self.settings.respect_robots:
@@ -328,8 +339,8 @@ def polite_get(
     """
     check_url(url, settings)
     limiter = limiter or get_limiter(settings)
-    if robots is not None and not robots.allowed(url):
-        raise PermanentError(f"robots.txt disallows {url}", reason="robots_disallowed")
+    if robots is not None:
+        robots.check(url)
     delay = robots.crawl_delay(url) if robots is not None else None
     with limiter.slot(url, delay):
         deadline = time.monotonic() + settings.total_timeout

@@ -1,0 +1,58 @@
+"""Terminal output of ``wiredesk feeds list`` and ``wiredesk feeds poll``."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.console import Console
+from rich.table import Table
+
+LOGGER = logging.getLogger(__name__)
+
+STATUS_STYLE = {"new": "green", "ok": "green", "not_modified": "dim", "failed": "red", "disabled": "yellow"}
+
+
+def short_time(value: object) -> str:
+    """A stored ISO time as ``MM-DD HH:MM`` (UTC), or a dash."""
+    return f"{value[5:10]} {value[11:16]}" if isinstance(value, str) and len(value) >= 16 else "-"
+
+
+def print_feed_list(feeds, states: dict, only: str | None = None) -> int:
+    """The registry with health columns from the stored feed state."""
+    table = Table(title="Feeds", show_lines=False)
+    for column in ("name", "source", "url", "tags", "health", "last poll", "last status", "failures", "seen", "next poll"):
+        table.add_column(column, overflow="fold")
+    for feed in feeds:
+        if only and feed.name != only:
+            continue
+        state = states.get(feed.name, {})
+        health = state.get("health") or ("disabled" if not feed.enabled else "never polled")
+        status = state.get("last_status") or "-"
+        if state.get("error") and status == "failed":
+            status = f"failed: {state['error'].get('reason')}"
+        table.add_row(feed.name, feed.source, state.get("url") or feed.url, ",".join(feed.tags), health,
+                      short_time(state.get("last_poll_at")), status, str(state.get("consecutive_failures", 0)),
+                      str((state.get("counts") or {}).get("seen", 0)), short_time(state.get("next_poll_at")))
+    Console().print(table)
+    return 0
+
+
+def print_poll_summary(results) -> int:
+    """One row per polled feed and a totals line; exit code 0 (failures are recorded, not fatal)."""
+    table = Table(title="Poll")
+    for column in ("feed", "status", "http", "new", "seen", "skipped", "error", "seconds"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        style = STATUS_STYLE.get(r.status, "")
+        skipped = ", ".join(f"{k}={v}" for k, v in r.skipped.items()) or "-"
+        error = f"{r.error['reason']}: {r.error['message'][:80]}" if r.error else "-"
+        table.add_row(r.feed, f"[{style}]{r.status}[/]", str(r.http_status or "-"), str(r.new_count),
+                      str(r.items_seen), skipped, error, f"{r.seconds:.2f}")
+    console = Console()
+    console.print(table)
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    total_new = sum(r.new_count for r in results)
+    console.print(f"polled {len(results)} feed(s): {by_status or 'none due'}; {total_new} new pending item(s)")
+    return 0

@@ -1,0 +1,360 @@
+"""Feed polling: conditional GET, parse, record new items durably as pending, then save feed state.
+
+The public API the DAGs and ``wiredesk crawl`` call:
+
+- :func:`load_feeds` the registry (``config/feeds.yaml``);
+- :func:`due_feeds` the feeds whose next poll time has come;
+- :func:`poll_feed` one feed, never raising for a bad feed (its error is recorded on the feed
+  state); only :class:`RetryableError` when Elasticsearch is unavailable;
+- :func:`poll_feeds` several feeds on a thread pool with one shared polite client.
+
+Order matters for durability: new items are written (create-only, keyed by the canonical-URL id)
+*before* the feed's new ETag/Last-Modified is saved, so a crash in between re-polls and never skips.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urljoin
+
+from pipeline import PIPELINE_VERSION
+from pipeline.errors import PermanentError, RetryableError, WiredeskError
+from pipeline.feed_parse import FeedItem, ParsedFeed, parse_feed
+from pipeline.feed_registry import Feed, import_opml, load_feeds
+from pipeline.feed_state import (
+    cache_max_age_minutes,
+    ensure_ready,
+    failure_interval,
+    health_of,
+    is_due,
+    iso,
+    load_state,
+    load_states,
+    save_state,
+    schedule,
+    success_interval,
+    utcnow,
+)
+from pipeline.http import RobotsCache, build_client, get_limiter, parse_retry_after, polite_get
+from pipeline.index import bulk_write, doc_id
+from pipeline.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["Feed", "FeedItem", "PollResult", "load_feeds", "due_feeds", "poll_feed", "poll_feeds", "run_feeds_command"]
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+PERMANENT_MOVES = (301, 308)
+TEMPORARY_MOVES = (302, 303, 307)
+HTML_START = (b"<!doctype html", b"<html")
+
+
+@dataclass
+class PollResult:
+    """What one poll of one feed did (``dict(result)`` or ``result.to_dict()`` for XCom)."""
+
+    feed: str
+    status: str  # new | ok | not_modified | failed | disabled
+    http_status: int | None = None
+    new_ids: list[str] = field(default_factory=list)
+    new_count: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    error: dict | None = None
+    url: str = ""
+    items_seen: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly dict."""
+        return asdict(self)
+
+    def keys(self):
+        """Field names, so ``dict(result)`` works."""
+        return self.to_dict().keys()
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+
+@dataclass
+class Fetched:
+    """The final answer of a feed fetch after following moves."""
+
+    status: int
+    body: bytes
+    headers: dict
+    url: str
+    moved_to: str | None = None
+
+
+# -- fetching -------------------------------------------------------------------------------
+
+
+def conditional_headers(state: dict) -> dict:
+    """If-None-Match / If-Modified-Since from the stored validators."""
+    headers = {"Accept": FEED_ACCEPT}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    return headers
+
+
+def fetch_feed(client, state: dict, settings: Settings, robots: RobotsCache | None) -> Fetched:
+    """GET the feed conditionally, following moves; a permanent move is reported in ``moved_to``."""
+    url, moved_to = state["url"], None
+    for _ in range(settings.max_redirects + 1):
+        response, body = polite_get(client, url, settings, headers=conditional_headers(state),
+                                    limiter=get_limiter(settings), robots=robots)
+        status = response.status_code
+        if status in PERMANENT_MOVES + TEMPORARY_MOVES and response.headers.get("location"):
+            url = urljoin(url, response.headers["location"].strip())
+            if status in PERMANENT_MOVES:
+                moved_to = url
+            continue
+        return Fetched(status, body, dict(response.headers), url, moved_to)
+    raise PermanentError(f"more than {settings.max_redirects} redirects from {state['url']}", reason="too_many_redirects")
+
+
+def not_a_feed_reason(body: bytes) -> str:
+    """Why bytes that did not parse as a feed failed: empty, HTML, or something else."""
+    head = body.lstrip()[:200].lower()
+    if not head:
+        return "empty_body"
+    if head.startswith(HTML_START) or b"<html" in head:
+        return "html_not_feed"
+    return "not_a_feed"
+
+
+def check_answer(fetched: Fetched) -> None:
+    """Raise the error an HTTP answer other than 200/304 stands for (410 is handled by the caller)."""
+    if fetched.status in (200, 304, 410):
+        return
+    retry_after = parse_retry_after(fetched.headers.get("retry-after"))
+    message = f"HTTP {fetched.status} from {fetched.url}"
+    if fetched.status == 429 or fetched.status >= 500:
+        raise RetryableError(message, reason=f"http_{fetched.status}", retry_after=retry_after)
+    raise PermanentError(message, reason=f"http_{fetched.status}", retry_after=retry_after)
+
+
+# -- writing items --------------------------------------------------------------------------
+
+
+def pending_doc(item: FeedItem, feed: Feed, discovered_at: str) -> dict:
+    """The pending article document announcing a feed item."""
+    return {
+        "url": item.url, "canonical_url": item.canonical_url, "guid": item.guid, "feed": feed.name,
+        "source": feed.source, "title": item.title, "summary": item.summary, "published_at": item.published_at,
+        "authors": item.authors, "tags": item.tags, "language": feed.language, "status": "pending", "attempts": 0,
+        "discovered_at": discovered_at, "updated_at": discovered_at, "pipeline_version": PIPELINE_VERSION,
+    }
+
+
+def write_items(es, settings: Settings, feed: Feed, items: list[FeedItem]) -> tuple[list[str], dict[str, int]]:
+    """Create pending documents for unseen items; returns new ids and rejected counts by reason.
+
+    Create-only writes keyed by the canonical-URL id: a re-poll or another feed carrying the same
+    story gets a 409 and creates nothing. Raises RetryableError when items could not be stored.
+    """
+    stamp = iso(utcnow())
+    docs = {doc_id(item.canonical_url): pending_doc(item, feed, stamp) for item in items}
+    if not docs:
+        return [], {}
+    actions = ({"_op_type": "create", "_index": settings.articles_alias, "_id": _id, "_source": doc}
+               for _id, doc in docs.items())
+    result = bulk_write(es, settings, actions)
+    not_created, rejected = set(), {}
+    for failure in result.failures:
+        not_created.add(failure["_id"])
+        if failure["status"] == 409:
+            continue
+        if failure["status"] in (429, 500, 502, 503, 504):
+            raise RetryableError(f"could not store items of {feed.name}: {failure}", reason="es_unavailable")
+        rejected[f"index_{failure['reason']}"] = rejected.get(f"index_{failure['reason']}", 0) + 1
+    return [i for i in docs if i not in not_created], rejected
+
+
+# -- recording outcomes ---------------------------------------------------------------------
+
+
+def record_failure(es, settings: Settings, feed: Feed, state: dict, error: WiredeskError, http_status: int | None) -> dict:
+    """Count a failed poll on the feed state, back off, save; returns the error record."""
+    now = utcnow()
+    failures = int(state.get("consecutive_failures") or 0) + 1
+    record = {**error.to_dict(), "status": str(http_status or "")}
+    state.update(consecutive_failures=failures, last_status="failed", http_status=http_status, error=record,
+                 last_poll_at=iso(now))
+    state["counts"]["errors"] = state["counts"].get("errors", 0) + 1
+    state["health"] = health_of(state, settings)
+    schedule(state, failure_interval(feed, settings, failures, error.retry_after), now)
+    save_state(es, settings, state)
+    LOGGER.warning("feed %s failed (%s, %d in a row): %s", feed.name, error.reason, failures, error)
+    return record
+
+
+def record_disabled(es, settings: Settings, state: dict, fetched: Fetched) -> dict:
+    """A 410 Gone: the feed is disabled with its reason (still listed, no longer polled)."""
+    record = {"reason": "http_410", "message": f"feed gone (HTTP 410) at {fetched.url}", "retryable": False, "status": "410"}
+    state.update(disabled_reason="http_410", last_status="disabled", http_status=410, error=record,
+                 last_poll_at=iso(utcnow()), next_poll_at=None)
+    state["health"] = health_of(state, settings)
+    save_state(es, settings, state)
+    LOGGER.warning("feed %s is gone (410): disabled", state["name"])
+    return record
+
+
+def record_success(es, settings: Settings, feed: Feed, state: dict, fetched: Fetched,
+                   parsed: ParsedFeed | None, new_count: int) -> None:
+    """Save validators, counts and the next poll time after items are stored."""
+    now = utcnow()
+    etag, last_modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
+    if fetched.status == 304:  # a 304 may omit the validators: keep the ones that worked
+        etag, last_modified = etag or state.get("etag"), last_modified or state.get("last_modified")
+    state.update(etag=etag, last_modified=last_modified,
+                 last_status="not_modified" if fetched.status == 304 else "ok", http_status=fetched.status,
+                 consecutive_failures=0, error=None, last_poll_at=iso(now), last_success_at=iso(now))
+    if parsed is not None:
+        state["counts"]["seen"] = state["counts"].get("seen", 0) + len(parsed.items)
+        state.update(title=parsed.title or state.get("title"), site_url=parsed.site_url or state.get("site_url"),
+                     kind=parsed.version, parse_error=parsed.error, ttl_minutes=parsed.ttl_minutes)
+        if parsed.language and not state.get("language"):
+            state["language"] = parsed.language
+    if new_count:
+        state["counts"]["new"] = state["counts"].get("new", 0) + new_count
+        state["last_new_at"] = iso(now)
+    state["health"] = health_of(state, settings)
+    hints = [state.get("ttl_minutes"), cache_max_age_minutes(fetched.headers.get("cache-control")),
+             (parse_retry_after(fetched.headers.get("retry-after")) or 0) / 60]
+    schedule(state, success_interval(feed, state, settings, bool(new_count), hints), now)
+    save_state(es, settings, state)
+
+
+def note_move(state: dict, fetched: Fetched) -> None:
+    """Remember a permanent move: the stored feed URL follows it from now on."""
+    if fetched.moved_to and fetched.moved_to != state["url"]:
+        LOGGER.info("feed %s moved permanently: %s -> %s", state["name"], state["url"], fetched.moved_to)
+        state["moved_from"] = state["url"]
+        state["url"] = fetched.moved_to
+        state["etag"] = state["last_modified"] = None
+
+
+# -- polling --------------------------------------------------------------------------------
+
+
+def poll_feed(feed: Feed | dict, es, settings: Settings, *, client=None, robots: RobotsCache | None = None) -> PollResult:
+    """Poll one feed once: never raises for a bad feed; RetryableError only when the cluster is down."""
+    feed = Feed.from_dict(feed) if isinstance(feed, dict) else feed
+    started = time.monotonic()
+    state = load_state(es, settings, feed)
+    result = PollResult(feed=feed.name, status="disabled", url=state["url"])
+    if state.get("disabled_reason") or not feed.enabled:
+        return result
+    own_client = client is None
+    client = client or build_client(settings)
+    try:
+        poll_into(result, feed, es, settings, state, client, robots)
+    finally:
+        if own_client:
+            client.close()
+    result.seconds = round(time.monotonic() - started, 4)
+    return result
+
+
+def poll_into(result: PollResult, feed: Feed, es, settings: Settings, state: dict, client, robots) -> None:
+    """The body of :func:`poll_feed`: fetch and parse (errors recorded), then write and save."""
+    fetched = None
+    try:
+        fetched = fetch_feed(client, state, settings, robots)
+        note_move(state, fetched)
+        result.http_status, result.url = fetched.status, state["url"]
+        check_answer(fetched)
+        parsed = None
+        if fetched.status == 200:
+            parsed = parse_feed(fetched.body, feed.name, fetched.url, content_type=fetched.headers.get("content-type", ""),
+                                summary_chars=settings.feed_summary_max_chars)
+            if not parsed.is_feed:
+                raise PermanentError(f"{fetched.url} did not parse as a feed: {parsed.error}",
+                                     reason=not_a_feed_reason(fetched.body))
+    except (PermanentError, RetryableError) as exc:
+        if exc.reason == "es_unavailable":
+            raise
+        result.status = "failed"
+        result.error = record_failure(es, settings, feed, state, exc, fetched.status if fetched else None)
+        return
+    if fetched.status == 410:
+        result.status, result.error = "disabled", record_disabled(es, settings, state, fetched)
+        return
+    if parsed is not None:
+        result.items_seen, result.skipped = len(parsed.items), dict(parsed.skipped)
+        result.new_ids, rejected = write_items(es, settings, feed, parsed.items)
+        result.skipped.update(rejected)
+        result.new_count = len(result.new_ids)
+    # Only now, with the items durable, may the new validators be saved.
+    record_success(es, settings, feed, state, fetched, parsed, result.new_count)
+    result.status = "not_modified" if fetched.status == 304 else ("new" if result.new_count else "ok")
+
+
+def due_feeds(es, settings: Settings, now=None) -> list:
+    """Enabled feeds whose next poll time has come (or that were never polled)."""
+    now = now or utcnow()
+    states = load_states(es, settings)
+    return [feed for feed in load_feeds(settings) if is_due(feed, states.get(feed.name), now)]
+
+
+def select_feeds(es, settings: Settings, names) -> list[Feed]:
+    """The named feeds (polled even when not due), or the due ones."""
+    if not names:
+        return due_feeds(es, settings)
+    wanted = set(names)
+    feeds = [feed for feed in load_feeds(settings) if feed.name in wanted]
+    missing = wanted - {feed.name for feed in feeds}
+    if missing:
+        LOGGER.warning("no such feed in %s: %s", settings.feeds_file, ", ".join(sorted(missing)))
+    return feeds
+
+
+def poll_feeds(es, settings: Settings, names=None) -> list[PollResult]:
+    """Poll the due feeds (or the named ones) concurrently; per-host politeness still applies."""
+    ensure_ready(es, settings)
+    feeds = select_feeds(es, settings, names)
+    if not feeds:
+        return []
+    with build_client(settings) as client:
+        robots = RobotsCache(settings, client)
+        workers = max(1, min(settings.feed_poll_workers, len(feeds)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+            futures = [pool.submit(poll_feed, feed, es, settings, client=client, robots=robots) for feed in feeds]
+            outcomes = [future.exception() or future.result() for future in futures]
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:  # every other feed's work is already durable; the task retries the rest
+        raise errors[0]
+    return outcomes
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def run_feeds_command(args, settings: Settings) -> int:
+    """``wiredesk feeds list|poll|import FILE.opml [--feed NAME]``."""
+    from pipeline import feed_cli
+
+    if not getattr(args, "verbose", False):  # one line per HTTP request drowns the summary
+        for name in ("httpx", "elastic_transport"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if args.action == "import":
+        if not args.file:
+            print("wiredesk feeds import: give the OPML file")
+            return 2
+        added = import_opml(args.file, settings)
+        print(f"added {len(added)} feed(s) to {settings.feeds_file}: {', '.join(f.name for f in added) or '-'}")
+        return 0
+    from pipeline.index import connect
+
+    es = connect(settings)
+    if args.action == "list":
+        return feed_cli.print_feed_list(load_feeds(settings), load_states(es, settings), args.feed)
+    results = poll_feeds(es, settings, [args.feed] if args.feed else None)
+    return feed_cli.print_poll_summary(results)
