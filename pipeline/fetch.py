@@ -4,11 +4,13 @@
 a ``RetryableError`` / ``PermanentError`` with a short reason code. Bounds on everything a remote
 site controls:
 
-- time: connect and read timeouts per hop, and a total deadline over the whole redirect chain;
+- time: connect and read timeouts per hop, and a total budget over the whole redirect chain (time
+  spent queueing for a host slot does not count);
 - size: ``settings.max_bytes`` of *decoded* body, enforced while streaming, with our own bounded
   gzip/deflate/brotli decoding so a small compressed "bomb" never inflates in memory;
 - redirects: followed by hand, at most ``settings.max_redirects``, and every hop passes the SSRF
-  guard, robots.txt and the per-host politeness slot of :mod:`pipeline.http`;
+  guard, robots.txt and the per-host politeness slot of :mod:`pipeline.http`; the connected peer is
+  checked again (DNS rebinding: a name may resolve differently when httpx connects);
 - retries: a few attempts on 429/5xx/timeouts, honouring Retry-After up to a cap; a longer
   Retry-After is raised at once (``retry_after`` set) so the task retries later instead of blocking.
 
@@ -34,7 +36,8 @@ from functools import lru_cache
 import httpx
 
 from pipeline.errors import PermanentError, RetryableError, WiredeskError
-from pipeline.http import HostLimiter, RobotsCache, build_client, check_url, get_limiter, parse_retry_after
+from pipeline.http import (HostLimiter, RobotsCache, build_client, check_url, get_limiter, is_public_address,
+                           parse_retry_after)
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -133,10 +136,9 @@ def retry_wait(exc: RetryableError, attempt: int, settings: Settings) -> float |
 
 def fetch_once(url: str, settings: Settings, client: httpx.Client, politeness: Politeness) -> FetchedPage:
     """One attempt: follow redirects by hand (guard, robots, politeness per hop) and read the page."""
-    deadline = time.monotonic() + settings.total_timeout
-    current, redirects = str(url), []
+    budget, current, redirects = Budget(settings.total_timeout), str(url), []
     for _ in range(settings.max_redirects + 1):
-        response, raw = request_hop(current, settings, client, politeness, deadline)
+        response, raw = request_hop(current, settings, client, politeness, budget)
         if response.status_code not in REDIRECT_STATUSES:
             return build_page(str(url), response, raw, tuple(redirects))
         redirects.append(current)
@@ -145,19 +147,36 @@ def fetch_once(url: str, settings: Settings, client: httpx.Client, politeness: P
 
 
 def request_hop(url: str, settings: Settings, client: httpx.Client, politeness: Politeness,
-                deadline: float) -> tuple[httpx.Response, bytes]:
+                budget: Budget) -> tuple[httpx.Response, bytes]:
     """GET one URL without following redirects; returns the response and its decoded body."""
     with translate_errors(url):
         check_url(url, settings)
         delay = check_robots(url, politeness)
-        with politeness.limiter.slot(url, delay):
+        with politeness.limiter.slot(url, delay), budget.running() as deadline:
             timeout = hop_timeout(settings, deadline)
             with client.stream("GET", url, headers=REQUEST_HEADERS, timeout=timeout, follow_redirects=False) as response:
+                check_peer(response, settings)
                 check_status(response)
                 if response.status_code in REDIRECT_STATUSES:
                     return response, b""
                 check_headers(response, settings)
                 return response, read_body(response, settings.max_bytes, deadline)
+
+
+class Budget:
+    """Network time left for one attempt, across its redirect hops; waiting for a host slot is free."""
+
+    def __init__(self, seconds: float):
+        self.left = seconds
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[float]:
+        """Spend from the budget while the block runs; yields the monotonic deadline."""
+        started = time.monotonic()
+        try:
+            yield started + self.left
+        finally:
+            self.left -= time.monotonic() - started
 
 
 @contextlib.contextmanager
@@ -206,6 +225,19 @@ def hop_timeout(settings: Settings, deadline: float) -> httpx.Timeout:
         raise RetryableError(f"total timeout of {settings.total_timeout}s exceeded", reason="timeout")
     return httpx.Timeout(min(settings.read_timeout, left), connect=min(settings.connect_timeout, left),
                          write=min(settings.read_timeout, left), pool=left)
+
+
+def check_peer(response: httpx.Response, settings: Settings) -> None:
+    """Refuse an answer from a non-public peer: DNS can change between the guard's lookup and connect.
+
+    With a forward proxy the peer is the proxy; a private proxy then needs allow_private_addresses.
+    """
+    if settings.allow_private_addresses:
+        return
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and not is_public_address(str(peer[0])):
+        raise PermanentError(f"{response.url} connected to non-public address {peer[0]}", reason="blocked_address")
 
 
 def check_status(response: httpx.Response) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import socket
+import threading
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import brotli
 import pytest
@@ -298,3 +300,30 @@ def test_per_host_delay_spaces_requests(site, fetch_settings):
     for _ in range(3):
         fetch_page(site.url("/a"), fetch_settings, politeness=politeness)
     assert time.monotonic() - started >= 0.75  # three starts, two gaps of 0.4 s
+
+
+def test_waiting_for_a_host_slot_does_not_use_the_time_budget(site, fetch_settings):
+    site.add("/a", body=HTML, headers=HTML_TYPE)
+    politeness = Politeness(HostLimiter(1, 0.6), None)
+    settings = fetch_settings.model_copy(update={"total_timeout": 0.4, "fetch_attempts": 1})
+    for _ in range(2):  # the second call queues 0.6 s for its slot, longer than the whole budget
+        assert fetch_page(site.url("/a"), settings, politeness=politeness).html == HTML
+
+
+def test_host_concurrency_limit_holds_across_threads(site, fetch_settings):
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def slow(handler) -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.15)
+        with lock:
+            active[0] -= 1
+        Reply(200, HTML, HTML_TYPE).send(handler)
+
+    site.add("/slow", slow)
+    politeness = Politeness(HostLimiter(2, 0.0), None)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pages = list(pool.map(lambda _: fetch_page(site.url("/slow"), fetch_settings, politeness=politeness), range(6)))
+    assert all(page.html == HTML for page in pages) and peak[0] == 2

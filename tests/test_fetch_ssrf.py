@@ -28,16 +28,24 @@ FAKE_DNS = {"news.example": PUBLIC_IP, "intranet.example": "10.0.0.7", "meta.exa
 
 
 class DeliverToSite(httpx.BaseTransport):
-    """Sends every request to the local site, whatever host the URL names (after the guard ran)."""
+    """Sends every request to the local site, whatever host the URL names (after the guard ran).
 
-    def __init__(self, port: int):
-        self.port = port
+    ``hide_peer`` drops the socket from the response so the fetcher cannot see it reached 127.0.0.1
+    (standing in for a real public server); with ``hide_peer=False`` this is DNS rebinding: the
+    guard saw a public address, the connection went to loopback.
+    """
+
+    def __init__(self, port: int, hide_peer: bool = True):
+        self.port, self.hide_peer = port, hide_peer
         self.inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         local = httpx.Request(request.method, request.url.copy_with(host="127.0.0.1", port=self.port),
                               headers=request.headers, stream=request.stream)
-        return self.inner.handle_request(local)  # the client reports the original URL
+        response = self.inner.handle_request(local)  # the client reports the original URL
+        if self.hide_peer:
+            response.extensions = {k: v for k, v in response.extensions.items() if k != "network_stream"}
+        return response
 
     def close(self) -> None:
         self.inner.close()
@@ -64,18 +72,18 @@ def fake_dns(monkeypatch):
     monkeypatch.setattr(pipeline.http.socket, "getaddrinfo", getaddrinfo)
 
 
-def fetch_via_site(url: str, site, settings: Settings):
+def fetch_via_site(url: str, site, settings: Settings, hide_peer: bool = True):
     """fetch_page through a client whose connections all land on the local site."""
     port = site.server.server_address[1]
-    with build_client(settings, transport=DeliverToSite(port)) as client:
+    with build_client(settings, transport=DeliverToSite(port, hide_peer)) as client:
         politeness = Politeness(HostLimiter(2, 0.0), RobotsCache(settings, client=client))
         return fetch_page(url, settings, client=client, politeness=politeness)
 
 
-def blocked_reason(url: str, site, settings: Settings) -> str:
+def blocked_reason(url: str, site, settings: Settings, hide_peer: bool = True) -> str:
     """The reason fetch_page refuses ``url`` with (fails the test when it does not)."""
     with pytest.raises(PermanentError) as info:
-        fetch_via_site(url, site, settings)
+        fetch_via_site(url, site, settings, hide_peer)
     return info.value.reason
 
 
@@ -133,3 +141,14 @@ def test_redirect_from_allowed_name_to_blocked_address(site, strict, fake_dns, t
     site.add("/admin", body=HTML, headers={"Content-Type": "text/html"})
     assert blocked_reason("http://news.example/story", site, strict) == "blocked_address"
     assert [path for path, _ in site.requests if path != "/robots.txt"] == ["/story"]
+
+
+def test_dns_rebinding_to_loopback_is_refused_after_connect(site, strict, fake_dns):
+    site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
+    assert blocked_reason("http://news.example/page", site, strict, hide_peer=False) == "blocked_address"
+
+
+def test_rebinding_check_is_off_when_private_addresses_are_allowed(site, fake_dns):
+    site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
+    lenient = Settings(allow_private_addresses=True, per_host_delay=0.0, fetch_attempts=1)
+    assert fetch_via_site("http://news.example/page", site, lenient, hide_peer=False).html == HTML
