@@ -23,6 +23,7 @@ LOGGER = logging.getLogger(__name__)
 
 TAG = re.compile(r"<[^>]+>")
 SPACE = re.compile(r"\s+")
+ABSOLUTE = re.compile(r"^\s*https?://", re.IGNORECASE)
 JSON_FEED_VERSION = re.compile(r"jsonfeed\.org/version/", re.IGNORECASE)
 FUTURE_SLACK = timedelta(days=1)  # publishers' clocks and time zones are often a little off
 OLDEST_YEAR = 1990
@@ -91,17 +92,15 @@ def to_utc_iso(parsed: object, now: datetime) -> str | None:
 def entry_link(entry: dict) -> str | None:
     """The entry's article link: ``link``, an alternate link, or a permalink guid."""
     link = entry.get("link")
-    if isinstance(link, str) and link.strip():
+    # feedparser copies the id into a missing link; an id like urn:... is no link at all.
+    copied_id = entry.get("guidislink") and link == entry.get("id")
+    if isinstance(link, str) and link.strip() and not (copied_id and not ABSOLUTE.match(link)):
         return link
     for candidate in entry.get("links") or []:
         if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
             return candidate["href"]
     guid = entry.get("id")
-    if entry.get("guidislink") and isinstance(guid, str):
-        return guid
-    if isinstance(guid, str) and guid.startswith(("http://", "https://")):
-        return guid
-    return None
+    return guid if isinstance(guid, str) and ABSOLUTE.match(guid) else None
 
 
 def entry_authors(entry: dict) -> list[str]:

@@ -185,8 +185,8 @@ def read_opml(path: Path) -> list[Feed]:
         tags = tuple(t for cat in entry.get("categories") or [] for t in cat if t)
         name = slug(title) if title else slug(urlsplit(entry["url"]).hostname or "feed")
         feeds.append(Feed(name=name, url=entry["url"].strip(), source=title or name, tags=tags))
-    if not feeds and result.get("bozo"):
-        raise ConfigError(f"{path}: not an OPML file: {result.get('bozo_exception')}")
+    if not feeds and (result.get("bozo") or not result.get("version")):
+        raise ConfigError(f"{path}: not an OPML file: {result.get('bozo_exception') or 'no OPML version found'}")
     return feeds
 
 
