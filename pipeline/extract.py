@@ -209,12 +209,13 @@ def extract_article(html: str | bytes, url: str | None = None, settings=None) ->
 def build_article(text: str, url: str | None, settings) -> Article:
     """Metadata and body for decoded page text."""
     from pipeline.extract_body import extract_body
-    from pipeline.extract_meta import read_page_meta
+    from pipeline.extract_meta import read_page_meta, split_body_byline
 
     tree = parse_html(text, settings.extract_max_depth)
     meta = read_page_meta(tree, url)
     titles = [meta.title or "", *read_declared_titles(tree)]
     body, extractor = extract_body(tree, text, titles, meta.summary)
+    body, authors = split_body_byline(body, meta.authors, meta.outlets)
     words = len(body.split())
     if words < MIN_ARTICLE_WORDS:
         raise PermanentError(f"no article text found ({words} words)", reason="no_article")
@@ -222,7 +223,7 @@ def build_article(text: str, url: str | None, settings) -> Article:
         url=url,
         canonical_url=meta.canonical_url,
         title=meta.title,
-        authors=meta.authors,
+        authors=authors,
         published_at=meta.published_at,
         modified_at=meta.modified_at,
         language=detect_language(body, meta.html_language),

@@ -48,6 +48,9 @@ BOILERPLATE_LINES = [
         r"^for (the latest|more) .{0,60}(news|stories)\b.{0,80}(sign up|newsletter|check|visit)",
         r"^enjoying our latest content|^thank you for visiting",
         r"if you enjoyed this article",
+        r"^sign up\b.{0,100}$",
+        r"^(additional )?(reporting|writing|editing|compiled|produced) by\b.{0,200}$",
+        r"^\[\d+/\d+\]",
     )
 ]
 # A headline or standfirst repeated at the top of the body matches the page's own at this word F1.

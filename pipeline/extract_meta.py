@@ -65,6 +65,7 @@ class PageMeta:
     canonical_url: str | None = None
     site_name: str | None = None
     html_language: str | None = None
+    outlets: list[str] = field(default_factory=list)  # names of the outlet, never an author
 
 
 # -- small readers over the tree
@@ -255,6 +256,28 @@ def is_person_name(name: str) -> bool:
     return any(w[:1].isupper() for w in words)
 
 
+BODY_BYLINE = re.compile(r"^\s*by\s+(.{3,80})$", re.I)
+BARE_NAME = re.compile(r"^(?:[A-Z][\w’'.-]*\s+){1,3}[A-Z][\w’'.-]*$")
+
+
+def split_body_byline(text: str, authors: list[str], outlets: list[str]) -> tuple[str, list[str]]:
+    """(text, authors) after taking a byline off the body's first paragraph ("By A and B" or a bare name).
+
+    Some sites print the byline only as the article's first line; a bare name counts only when the
+    page named no author or names this one, so a short first sentence is never mistaken for one.
+    """
+    first, _, rest = text.partition("\n\n")
+    match = BODY_BYLINE.match(first)
+    candidate = match.group(1) if match else first
+    if not rest or not (match or (BARE_NAME.match(first) and not first.isupper())):
+        return text, authors
+    names = clean_author_names([candidate], outlets)
+    known = {n.lower() for n in authors}
+    if not names or (authors and not match and not known & {n.lower() for n in names}):
+        return text, authors
+    return rest, authors or names
+
+
 def choose_authors(tree, meta: dict, ld: dict, outlets: list[str]) -> list[str]:
     """Author names from the best source that yields any: JSON-LD, meta tags, byline markup."""
     meta_names = [meta.get(k, "") for k in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl")]
@@ -441,6 +464,7 @@ def read_page_meta(tree, url: str | None = None) -> PageMeta:
         canonical_url=canonical,
         site_name=site_name,
         html_language=read_html_language(tree, meta),
+        outlets=[o for o in outlets if o],
     )
 
 
