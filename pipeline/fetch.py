@@ -29,7 +29,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -87,7 +87,7 @@ class Politeness:
     """Per-host limiter and robots.txt cache, shared by every fetch in the process."""
 
     limiter: HostLimiter
-    robots: RobotsCache | None = field(default=None)
+    robots: RobotsCache | None = None
 
 
 @lru_cache(maxsize=8)
@@ -121,6 +121,8 @@ def fetch_with_retries(url: str, settings: Settings, client: httpx.Client, polit
             if attempt >= attempts or wait is None:
                 raise
             LOGGER.info("retrying %s in %.1fs after %s (attempt %d/%d)", url, wait, exc.reason, attempt, attempts)
+            if exc.retry_after is not None:  # the site asked to slow down: other threads wait too
+                politeness.limiter.defer(url, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")  # the loop either returns or raises
 

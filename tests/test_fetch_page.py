@@ -120,6 +120,21 @@ def test_retry_after_is_honoured(site, fetch_settings):
     assert time.monotonic() - started >= 0.95
 
 
+def test_retry_after_holds_back_other_requests_to_the_host(site, fetch_settings):
+    site.add("/r", [Reply(429, "", {"Retry-After": "1"}), Reply(200, HTML, HTML_TYPE)])
+    site.add("/other", body=HTML, headers=HTML_TYPE)
+    politeness = Politeness(HostLimiter(2, 0.0), None)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(fetch_page, site.url("/r"), fetch_settings, None, politeness)
+        while site.hits("/r") == 0:
+            time.sleep(0.01)
+        time.sleep(0.2)  # let the 429 arrive
+        fetch_page(site.url("/other"), fetch_settings, politeness=politeness)
+        assert time.monotonic() - started >= 0.95
+        assert first.result().attempts == 2
+
+
 def test_long_retry_after_is_raised_not_slept(site, fetch_settings):
     url = site.add("/r", status=429, headers={"Retry-After": "3600"})
     started = time.monotonic()
