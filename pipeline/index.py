@@ -568,6 +568,8 @@ def run_index_command(args, settings: Settings) -> int:
     """``wiredesk index setup|migrate|status``."""
     import json
 
+    if not getattr(args, "verbose", False):
+        logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per request otherwise
     es = connect(settings)
     if args.action == "setup":
         output: Any = ensure_indices(es, settings)

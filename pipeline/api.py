@@ -1,0 +1,136 @@
+"""The search HTTP API (FastAPI): ``/api/search``, ``/api/quotes``, ``/api/articles/{id}``, ``/api/facets``,
+``/api/health``.
+
+:func:`create_app` builds the app from one :class:`Settings`; ``wiredesk serve`` runs it alone with
+uvicorn and the Airflow plugin mounts the same app under ``/wiredesk``. Every parameter is validated:
+a bad date, a page size above ``settings.search_max_size`` or an unknown sort is a 422 naming the
+parameter; an unreachable cluster is a 503.
+"""
+
+# No `from __future__ import annotations`: FastAPI must resolve the local Size annotation.
+import logging
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from pipeline import search
+from pipeline.errors import PermanentError, RetryableError
+from pipeline.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+Values = Annotated[list[str] | None, Query(description="repeat to match any of several values")]
+When = Annotated[str | None, Query(description="2026-11-26, an ISO-8601 time, or 7d / 24h / 2w ago")]
+Sort = Annotated[Literal["relevance", "date"], Query()]
+
+
+def invalid_parameter(request: Request, exc: search.InvalidParameter) -> JSONResponse:
+    """422 in FastAPI's own error shape, naming the parameter."""
+    detail = [{"loc": ["query", exc.param], "msg": exc.detail, "type": "value_error"}]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def unavailable(request: Request, exc: RetryableError) -> JSONResponse:
+    """503 while Elasticsearch cannot answer."""
+    return JSONResponse(status_code=503, content={"detail": str(exc), "reason": exc.reason})
+
+
+def permanent(request: Request, exc: PermanentError) -> JSONResponse:
+    """A missing index is a 503 (nothing to search yet); other permanent errors are 400."""
+    status = 503 if exc.reason == "no_index" else 400
+    return JSONResponse(status_code=status, content={"detail": str(exc), "reason": exc.reason})
+
+
+def build_router(settings: Settings) -> APIRouter:
+    """The ``/api`` routes, bound to one settings object (the size cap comes from it)."""
+    router = APIRouter(prefix="/api")
+    Size = Annotated[int, Query(ge=0, le=settings.search_max_size, description="results per page")]
+
+    def client(request: Request):
+        return request.app.state.es
+
+    @router.get("/search", summary="Full-text search over articles with filters, facets and highlights")
+    def search_endpoint(request: Request, q: str = "", source: Values = None, feed: Values = None,
+                        language: Values = None, entity: Values = None, person: Values = None,
+                        organization: Values = None, place: Values = None, speaker: Values = None,
+                        since: When = None, until: When = None, sort: Sort = "relevance", size: Size = 10,
+                        cursor: str | None = None, collapse: bool = True, facets: bool = True,
+                        highlight: bool = True) -> dict:
+        req = search.build_request(settings, q, sort=sort, size=size, since=since, until=until, cursor=cursor,
+                                   source=source, feed=feed, language=language, entity=entity, person=person,
+                                   organization=organization, place=place, speaker=speaker,
+                                   collapse=collapse, facets=facets, highlight=highlight)
+        return search.search_articles(client(request), settings, req)
+
+    @router.get("/quotes", summary="Search inside quotes, optionally by speaker")
+    def quotes_endpoint(request: Request, q: str = "", speaker: Values = None, source: Values = None,
+                        entity: Values = None, since: When = None, until: When = None, sort: Sort = "relevance",
+                        size: Size = 10, cursor: str | None = None) -> dict:
+        req = search.build_request(settings, q, sort=sort, size=size, since=since, until=until, cursor=cursor,
+                                   speaker=speaker, source=source, entity=entity)
+        return search.search_quotes(client(request), settings, req)
+
+    @router.get("/facets", summary="Facet counts (sources, people, organizations, places, speakers, days)")
+    def facets_endpoint(request: Request, q: str = "", source: Values = None, feed: Values = None,
+                        language: Values = None, entity: Values = None, person: Values = None,
+                        organization: Values = None, place: Values = None, speaker: Values = None,
+                        since: When = None, until: When = None,
+                        facet_size: Annotated[int, Query(ge=1, le=100)] = 10) -> dict:
+        req = search.build_request(settings, q, since=since, until=until, source=source, feed=feed,
+                                   language=language, entity=entity, person=person, organization=organization,
+                                   place=place, speaker=speaker, facet_size=facet_size)
+        return search.search_facets(client(request), settings, req)
+
+    @router.get("/articles/{article_id}", summary="One whole article; ?similar=N adds more-like-this results")
+    def article_endpoint(request: Request, article_id: str,
+                         similar: Annotated[int, Query(ge=0, le=settings.search_max_size)] = 0) -> dict:
+        article = search.get_article(client(request), settings, article_id)
+        if article is None:
+            raise HTTPException(status_code=404, detail=f"no article {article_id}")
+        if similar:
+            article["similar"] = search.more_like_this(client(request), settings, article_id, similar)
+        return article
+
+    @router.get("/health", summary="Cluster version and health, and the indices behind the aliases")
+    def health_endpoint(request: Request) -> JSONResponse:
+        return health(client(request), settings)
+
+    return router
+
+
+def health(es, settings: Settings) -> JSONResponse:
+    """200 with cluster and index status, or 503 with the reason."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    from pipeline.index import index_status
+
+    try:
+        status = index_status(es, settings)
+    except (TransportError, ApiError) as exc:
+        return JSONResponse(status_code=503, content={"status": "unavailable", "detail": str(exc)})
+    ok = status["cluster"]["status"] in ("green", "yellow") and status["aliases"][settings.articles_alias]["index"]
+    return JSONResponse(status_code=200 if ok else 503, content={"status": "ok" if ok else "degraded", **status})
+
+
+def create_app(settings: Settings, es=None) -> FastAPI:
+    """The API app for these settings (``es`` defaults to a client from :func:`pipeline.index.connect`)."""
+    from pipeline.index import connect
+
+    app = FastAPI(title="Wiredesk search API", version="1", description=__doc__)
+    app.state.settings = settings
+    app.state.es = es if es is not None else connect(settings)
+    app.add_exception_handler(search.InvalidParameter, invalid_parameter)
+    app.add_exception_handler(RetryableError, unavailable)
+    app.add_exception_handler(PermanentError, permanent)
+    app.include_router(build_router(settings))
+    return app
+
+
+def run_serve_command(args, settings: Settings) -> int:
+    """``wiredesk serve``: the API alone, on ``--host``/``--port``."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
