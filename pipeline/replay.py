@@ -116,7 +116,7 @@ def seed_parts(text: str) -> tuple[str, str, list[str]]:
     dateline = match.group(1).strip() if match else ""
     lede = paragraphs[0][match.end():] if match else paragraphs[0]
     # The text has no headline of its own: use the lede's first clause, cut at a word boundary.
-    clause = re.split(r"(?<=[a-z])[,;:]\s| following | after ", lede, maxsplit=1)[0]
+    clause = re.split(r"(?<=\w)[,;:]\s| following | after ", lede, maxsplit=1)[0]
     words = clause.split()
     headline = " ".join(words[:HEADLINE_WORDS]) + ("…" if len(words) > HEADLINE_WORDS else "")
     if headline.count('"') % 2:  # a cut through a quotation: drop its marks rather than leave one open
@@ -195,7 +195,7 @@ class ReplayServer:
 
     def start(self) -> "ReplayServer":
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay-wire", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="replay-wire", daemon=True)
         self._thread.start()
         return self
 
