@@ -26,6 +26,8 @@ import codecs
 import contextlib
 import logging
 import re
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -154,9 +156,11 @@ def request_hop(url: str, settings: Settings, client: httpx.Client, politeness: 
     with translate_errors(url):
         check_url(url, settings)
         delay = check_robots(url, politeness)
-        with politeness.limiter.slot(url, delay), budget.running() as deadline:
+        with politeness.limiter.slot(url, delay), budget.running() as deadline, Watchdog(deadline) as watchdog:
             timeout = hop_timeout(settings, deadline)
-            with client.stream("GET", url, headers=REQUEST_HEADERS, timeout=timeout, follow_redirects=False) as response:
+            extensions = {"trace": watchdog.trace}
+            with client.stream("GET", url, headers=REQUEST_HEADERS, timeout=timeout, follow_redirects=False,
+                               extensions=extensions) as response:
                 check_peer(response, settings)
                 check_status(response)
                 if response.status_code in REDIRECT_STATUSES:
@@ -179,6 +183,43 @@ class Budget:
             yield started + self.left
         finally:
             self.left -= time.monotonic() - started
+
+
+class Watchdog:
+    """Cuts a request's connection when the budget runs out.
+
+    httpx bounds each read, not the whole exchange: a server trickling one header byte per read
+    timeout would hold a worker for hours. The trace extension hands us each new connection; on
+    expiry its socket is shut down, which wakes the blocked read. (A reused keep-alive connection is
+    not seen by the trace; the body loop still checks the deadline between reads.)
+    """
+
+    def __init__(self, deadline: float):
+        self.fired = False
+        self._socket = None
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict) -> None:
+        """httpcore trace callback: remember the socket of a newly opened connection."""
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            self._socket = info["return_value"].get_extra_info("socket")
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._timer.cancel()
+        # After a cut, a body without Content-Length just "ends": what was read is not the page.
+        if self.fired and not (exc_type is not None and issubclass(exc_type, PermanentError)):
+            raise RetryableError("total timeout: connection cut by the watchdog", reason="timeout") from exc
 
 
 @contextlib.contextmanager

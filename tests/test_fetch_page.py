@@ -164,6 +164,15 @@ def drip(handler) -> None:
         time.sleep(0.3)
 
 
+def drip_headers(handler) -> None:
+    """A status line, then a header line every 0.3 s, never ending the headers."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+    for n in range(40):
+        handler.wfile.write(b"X-Slow-%d: y\r\n" % n)
+        handler.wfile.flush()
+        time.sleep(0.3)
+
+
 def cut_short(handler) -> None:
     """Promise 1000 bytes, send 10, close."""
     handler.send_response(200)
@@ -179,6 +188,7 @@ FAILURES = [
     # (name, route, settings changes, error class, reason)
     ("read timeout", Reply(200, HTML, HTML_TYPE, delay=1.5), {}, RetryableError, "timeout"),
     ("total timeout", drip, {"total_timeout": 1.0}, RetryableError, "timeout"),
+    ("trickled headers", drip_headers, {"total_timeout": 1.0}, RetryableError, "timeout"),
     ("429", Reply(429, "slow down"), {}, RetryableError, "http_429"),
     ("500", Reply(500, "oops"), {}, RetryableError, "http_5xx"),
     ("502", Reply(502, "bad gateway"), {}, RetryableError, "http_5xx"),
@@ -342,3 +352,11 @@ def test_host_concurrency_limit_holds_across_threads(site, fetch_settings):
     with ThreadPoolExecutor(max_workers=6) as pool:
         pages = list(pool.map(lambda _: fetch_page(site.url("/slow"), fetch_settings, politeness=politeness), range(6)))
     assert all(page.html == HTML for page in pages) and peak[0] == 2
+
+
+@pytest.mark.parametrize("route", [drip, drip_headers])
+def test_total_timeout_bounds_trickling_servers(site, fetch_settings, route):
+    url = site.add("/slow", route)
+    started = time.monotonic()
+    assert failure(url, fetch_settings, total_timeout=1.0, fetch_attempts=1).reason == "timeout"
+    assert time.monotonic() - started < 2.0
