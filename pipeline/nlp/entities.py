@@ -28,7 +28,8 @@ TITLES = frozenset(
     "mr mr. mrs mrs. ms ms. miss dr dr. prof prof. sir dame lord lady gen gen. sen sen. rep rep. gov gov. "
     "lt lt. col col. sgt sgt. capt capt. adm adm. maj maj. rev rev. fr fr. st. president pres. "
     "vice prime minister premier chancellor senator governor mayor judge justice secretary general "
-    "ambassador king queen prince princess pope ayatollah sheikh chairman leader representative".split()
+    "ambassador king queen prince princess pope ayatollah sheikh chairman leader representative coach "
+    "chief commissioner sheriff detective officer inspector professor".split()
 )
 TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
 JUNK_RE = re.compile(r"^[\W\d_]+$")
@@ -81,7 +82,10 @@ def clean_span(span, offset: int) -> Mention | None:
     tokens = list(span)
     while tokens and tokens[0].lower_ in LEADING_WORDS:
         tokens = tokens[1:]
-    if span.label_ == "PERSON":
+    label = span.label_
+    if label != "PERSON" and is_titled_name(tokens):
+        label = "PERSON"  # "Coach Ines Varga" tagged ORG: a title before a bare name marks a person
+    if label == "PERSON":
         while len(tokens) > 1 and tokens[0].lower_ in TITLES:
             tokens = tokens[1:]
     while tokens and tokens[-1].text in POSSESSIVES:
@@ -97,7 +101,15 @@ def clean_span(span, offset: int) -> Mention | None:
     text = doc_text[start:end]
     if len(text) < 2 or JUNK_RE.match(text):
         return None
-    return Mention(start + offset, end + offset, text, span.label_)
+    return Mention(start + offset, end + offset, text, label)
+
+
+def is_titled_name(tokens) -> bool:
+    """A person title followed by one to three proper nouns and nothing else ("Mayor Ann Lee")."""
+    if len(tokens) < 2 or tokens[0].lower_ not in TITLES:
+        return False
+    rest = [t for t in tokens[1:] if t.lower_ not in TITLES]
+    return 1 <= len(rest) <= 3 and all(t.pos_ == "PROPN" and t.text[:1].isupper() for t in rest)
 
 
 def collect_mentions(chunks) -> list[Mention]:

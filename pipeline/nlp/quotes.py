@@ -447,6 +447,18 @@ def find_subject(verb):
     return None
 
 
+def adjacent_subject(verb):
+    """When the parser gave a cue no subject, the name right before or after it ("..." Smith said)."""
+    doc = verb.doc
+    before = doc[verb.i - 1] if verb.i > 0 else None
+    after = doc[verb.i + 1] if verb.i + 1 < len(doc) else None
+    if before is not None and before.pos_ in ("PROPN", "PRON", "NOUN") and before.dep_ not in ("dobj", "pobj"):
+        return before
+    if after is not None and after.pos_ in ("PROPN", "NOUN"):
+        return after
+    return None
+
+
 def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
     """(cue verb, subject) for quote tokens [qs, qe): the nearest governing cue, else the nearest one."""
     outside_heads = {t.head.i for t in doc[qs:qe] if not qs <= t.head.i < qe}
@@ -464,7 +476,7 @@ def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
         dist = min(abs(tok.i - qs), abs(tok.i - (qe - 1)))
         if not linked and dist > MAX_CUE_DISTANCE:
             continue
-        subject = find_subject(tok)
+        subject = find_subject(tok) or adjacent_subject(tok)
         if subject is None or skip(subject.i):
             continue
         key = (not linked, dist)
