@@ -29,6 +29,7 @@ PEOPLE = [
 ]
 ORGS = ["Reuters", "European Commission", "Federal Reserve", "International Monetary Fund", "World Trade Organization",
         "OPEC", "Siemens", "Toyota", "United Nations", "Bank of Canada"]
+ORG_ALIASES = {"International Monetary Fund": ["IMF"], "World Trade Organization": ["WTO"], "European Commission": ["EC"]}
 PLACES = ["Iran", "Jordan", "Canada", "Brussels", "Washington", "India", "Germany", "Geneva", "Tokyo", "Ottawa"]
 SOURCES = ["Reuters", "AP", "BBC News", "The Guardian", "Al Jazeera", "CBC News"]
 TOPICS = [
@@ -79,11 +80,11 @@ def make_article(i: int, rng: random.Random, base: datetime | None = None) -> di
         "attempts": 1,
         "pipeline_version": "1",
         "fingerprint": f"fp{i // 2}",
-        "duplicate_group": f"dg{i // 2}" if i % 7 == 0 else f"dg-{i}",
+        "duplicate_group": f"dg{i // 2}" if (i // 2) % 5 == 0 else f"dg-{i}",  # pairs 0-1, 10-11, ...
         "entities": [
             {"name": person, "label": "PERSON", "count": 2, "aliases": [person.split()[-1]]},
             {"name": other, "label": "PERSON", "count": 1, "aliases": []},
-            {"name": org, "label": "ORG", "count": 1, "aliases": []},
+            {"name": org, "label": "ORG", "count": 1, "aliases": ORG_ALIASES.get(org, [])},
             {"name": place, "label": "GPE", "count": 2, "aliases": []},
         ],
         "quotes": [
