@@ -104,9 +104,9 @@ def make_articles(n: int, seed: int = 7, start: int = 0) -> list[dict]:
 
 def fresh_settings(tmp_path, **overrides) -> Settings:
     """Settings with a unique index prefix, pointing at the dev (or configured) cluster."""
-    url = os.environ.get("WIREDESK_ES_URL", DEV_ES_URL)
+    overrides.setdefault("es_url", os.environ.get("WIREDESK_ES_URL", DEV_ES_URL))
     overrides.setdefault("index_prefix", f"wdidx-{uuid.uuid4().hex[:10]}")
-    return Settings(es_url=url, data_dir=tmp_path, **overrides)
+    return Settings(data_dir=tmp_path, **overrides)
 
 
 @pytest.fixture
