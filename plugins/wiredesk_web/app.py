@@ -1,0 +1,129 @@
+"""The app mounted under ``/wiredesk``: pages, static files, feed health, quote cards and the search API.
+
+Routes (relative to the mount): ``/`` search page, ``/feeds`` feed-health page, ``/article?id=``
+one article, ``/static/*`` CSS and JS, ``/api/feeds`` feed and item health, ``/api/quote-cards``
+attributed quotes from the best-matching articles; everything else is ``pipeline.api`` (``/api/search``,
+``/api/quotes``, ``/api/facets``, ``/api/articles/{id}``, ``/api/health``). Every route needs an
+Airflow login (:mod:`wiredesk_web.auth`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from pipeline import search
+from pipeline.errors import PermanentError, RetryableError
+from pipeline.settings import Settings
+from wiredesk_web.auth import Authenticate, LoginRequired, airflow_login_url, airflow_user
+
+LOGGER = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGES = {"/": "search.html", "/feeds": "feeds.html", "/article": "article.html"}
+CARD_FILTERS = ("source", "person", "organization", "place", "speaker", "entity")
+CARD_FIELDS = [*search.ARTICLE_FIELDS, "quotes.text", "quotes.speaker", "quotes.cue", "quotes.kind"]
+CARD_ARTICLES = 10  # articles whose quotes feed the cards
+
+
+def add_pages(app: FastAPI) -> None:
+    """The HTML pages: static files, the data comes from the API in the browser."""
+    for path, name in PAGES.items():
+        def page(name: str = name) -> FileResponse:
+            return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+def feed_health(es, settings: Settings, silent_hours: int) -> dict:
+    """Feed rows with their health, plus article items by status and failures due for a retry."""
+    from pipeline.health import count_retry_due, feed_health_report, status_counts
+
+    report = feed_health_report(es, settings, silent_hours)
+    report["items"] = status_counts(es, settings)
+    report["retry_due"] = count_retry_due(es, settings)
+    report["silent_hours"] = silent_hours
+    return report
+
+
+def card_request(settings: Settings, request: Request) -> search.SearchRequest:
+    """The search page's query and filters as a request for quote cards."""
+    params = request.query_params
+    options = {name: params.getlist(name) for name in CARD_FILTERS if params.getlist(name)}
+    req = search.build_request(settings, params.get("q", ""), since=params.get("since"),
+                               until=params.get("until"), size=CARD_ARTICLES, **options)
+    return replace(req, facets=False, highlight=False)
+
+
+def speaker_matches(speaker: str, wanted: tuple[str, ...]) -> bool:
+    """True without a speaker filter, else when the speaker is (part of) one of the wanted names."""
+    name = speaker.casefold()
+    return not wanted or any(w.casefold() in name or name in w.casefold() for w in wanted)
+
+
+def quote_cards(es, settings: Settings, req: search.SearchRequest, limit: int) -> dict:
+    """Attributed quotes ("speaker — quote") from the articles that best match the search."""
+    def build(r: search.SearchRequest, strict: bool) -> dict:
+        return {**search.build_body(r, strict), "_source": CARD_FIELDS}
+
+    resp = search.search_with_fallback(es, settings, req, build)
+    cards = []
+    for hit in resp["hits"]["hits"]:
+        source = hit["_source"]
+        article = {"id": hit["_id"], **{k: source.get(k) for k in search.ARTICLE_FIELDS}}
+        for quote in source.get("quotes") or []:
+            if quote.get("speaker") and quote.get("text") and speaker_matches(quote["speaker"], req.speaker):
+                cards.append({**quote, "article": article})
+    return {"cards": cards[:limit], "total": len(cards)}
+
+
+def add_api(app: FastAPI, settings: Settings) -> None:
+    """Feed health and quote cards (the rest of the API is ``pipeline.api``)."""
+    @app.get("/api/feeds", summary="Feed health (failing, silent, slow) and article items by status")
+    def feeds_endpoint(request: Request, silent_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24) -> dict:
+        return feed_health(request.app.state.es, settings, silent_hours)
+
+    @app.get("/api/quote-cards", summary="Attributed quotes from the best-matching articles")
+    def cards_endpoint(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 12) -> dict:
+        return quote_cards(request.app.state.es, settings, card_request(settings, request), limit)
+
+
+def missing_index(request: Request, exc: Exception) -> JSONResponse:
+    """Nothing polled or indexed yet: a 503 a person can act on."""
+    return JSONResponse(status_code=503, content={"detail": f"no index yet ({exc}): run `wiredesk index setup`",
+                                                  "reason": "no_index"})
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """The same error answers as the search API (422 bad parameter, 503 cluster or index missing)."""
+    from elasticsearch import NotFoundError
+
+    from pipeline import api
+
+    app.add_exception_handler(search.InvalidParameter, api.invalid_parameter)
+    app.add_exception_handler(RetryableError, api.unavailable)
+    app.add_exception_handler(PermanentError, api.permanent)
+    app.add_exception_handler(NotFoundError, missing_index)
+
+
+def create_plugin_app(settings: Settings, es=None, authenticate: Authenticate = airflow_user,
+                      login_url=airflow_login_url):
+    """The whole ``/wiredesk`` app behind the login check (tests pass their own ``authenticate``)."""
+    from pipeline.api import create_app
+    from pipeline.index import connect
+
+    es = es if es is not None else connect(settings)
+    app = FastAPI(title="Wiredesk", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.es = es
+    add_error_handlers(app)
+    add_pages(app)
+    add_api(app, settings)
+    app.mount("/", create_app(settings, es))  # last: /api/search, /api/quotes, ... and its /docs
+    return LoginRequired(app, authenticate, login_url)
