@@ -151,7 +151,8 @@ def build_articles_mappings() -> dict:
     props: dict[str, Any] = {
         **{name: kw for name in ("url", "canonical_url", "feed", "source", "language", "guid")},
         **{name: kw for name in ("status", "claimed_by", "raw_path", "pipeline_version")},
-        **{name: kw for name in ("fingerprint", "duplicate_group")},
+        **{name: kw for name in ("fingerprint", "fingerprint_bands", "duplicate_group", "tags", "site_name")},
+        **{name: kw for name in ("final_url", "page_canonical_url")},
         **{name: kw for name in ("fingerprint_bands", "tags")},  # near-duplicate candidates (ingest), feed tags
         # Flat facet arrays; the .text sub-field lets "Momani" filter "Marwan Momani".
         **{name: keyword_field(text=True) for name in ("people", "organizations", "places", "speakers")},
@@ -166,7 +167,8 @@ def build_articles_mappings() -> dict:
         "entities": entities,
         "quotes": quotes,
     }
-    for name in ("published_at", "fetched_at", "discovered_at", "claimed_at", "next_attempt_at", "updated_at"):
+    dates = ("published_at", "modified_at", "fetched_at", "discovered_at", "claimed_at", "next_attempt_at")
+    for name in (*dates, "updated_at"):
         props[name] = date
     return {"dynamic": False, "properties": props}
 
@@ -176,7 +178,9 @@ def build_feeds_mappings() -> dict:
     kw, date, num = {"type": "keyword"}, {"type": "date"}, {"type": "integer"}
     props: dict[str, Any] = {
         **{name: kw for name in ("url", "name", "source", "language", "etag", "last_modified", "last_status")},
-        **{name: kw for name in ("health", "site_url", "kind")},
+        **{name: kw for name in ("health", "site_url", "kind", "config_url", "moved_from", "disabled_reason")},
+        **{name: {"type": "float"} for name in ("interval_minutes", "ttl_minutes", "last_duration")},
+        "http_status": num,
         "title": text_field(),
         "enabled": {"type": "boolean"},
         "consecutive_failures": num,
@@ -264,9 +268,21 @@ def ensure_indices(es, settings: Settings) -> dict[str, str]:
             # creates both or gets resource_already_exists (the other caller created both).
             if create_index(es, current, alias_name(settings, kind)):
                 LOGGER.info("created %s with alias %s", current, alias_name(settings, kind))
+        else:
+            update_mapping(es, current, build_template(settings, kind, english)["template"]["mappings"])
         result[kind] = current
     es.cluster.health(index=list(result.values()), wait_for_status="yellow", timeout="30s")
     return result
+
+
+def update_mapping(es, index: str, mappings: dict) -> None:
+    """Add new fields to an existing index; a changed field type needs ``wiredesk index migrate``."""
+    from elasticsearch import BadRequestError
+
+    try:
+        es.indices.put_mapping(index=index, **mappings)
+    except BadRequestError as exc:
+        LOGGER.warning("mapping of %s differs from the template (%s): run `wiredesk index migrate`", index, exc.message)
 
 
 def delete_indices(es, settings: Settings) -> None:

@@ -110,21 +110,15 @@ def fresh_settings(tmp_path, **overrides) -> Settings:
 
 
 @pytest.fixture
-def es_settings(tmp_path):
-    """A fresh Settings per test (unique prefix); its indices are deleted afterwards."""
-    from pipeline.index import connect, delete_indices
-
-    settings = fresh_settings(tmp_path)
-    yield settings
-    delete_indices(connect(settings), settings)
+def es_settings(settings):
+    """The shared per-test settings (tests/conftest.py): a fresh index prefix on the real cluster."""
+    return settings
 
 
 @pytest.fixture
-def es_client(es_settings):
-    """A client for the test cluster with the indices of this test's prefix created."""
-    from pipeline.index import connect, ensure_indices
+def es_client(es, settings):
+    """The shared client with this test's indices created (conftest deletes them afterwards)."""
+    from pipeline.index import ensure_indices
 
-    client = connect(es_settings)
-    ensure_indices(client, es_settings)
-    yield client
-    client.close()
+    ensure_indices(es, settings)
+    return es

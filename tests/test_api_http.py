@@ -9,7 +9,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from index_support import fresh_settings, make_articles
+from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
 
 from pipeline import index
 from pipeline.api import create_app
@@ -30,9 +30,9 @@ def serve(app) -> tuple[uvicorn.Server, str]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def api(es_url, tmp_path_factory):
     """A served API over a small realistic index; yields (httpx client, settings, docs)."""
-    settings = fresh_settings(tmp_path_factory.mktemp("api"))
+    settings = fresh_settings(tmp_path_factory.mktemp("api"), es_url=es_url)
     es = index.connect(settings)
     index.ensure_indices(es, settings)
     docs = make_articles(60)
@@ -124,26 +124,20 @@ def test_openapi_schema_lists_endpoints(api):
     assert {"/api/search", "/api/quotes", "/api/facets", "/api/health", "/api/articles/{article_id}"} <= set(paths)
 
 
-def test_mounted_under_prefix(tmp_path):
+def test_mounted_under_prefix(es_client, es_settings):
     # The Airflow plugin mounts the same app under /wiredesk.
-    settings = fresh_settings(tmp_path)
-    es = index.connect(settings)
-    index.ensure_indices(es, settings)
+    outer = FastAPI()
+    outer.mount("/wiredesk", create_app(es_settings))
+    server, base = serve(outer)
     try:
-        outer = FastAPI()
-        outer.mount("/wiredesk", create_app(settings))
-        server, base = serve(outer)
-        try:
-            resp = httpx.get(f"{base}/wiredesk/api/search", params={"q": "anything"})
-            assert resp.status_code == 200 and resp.json()["total"] == 0
-        finally:
-            server.should_exit = True
+        resp = httpx.get(f"{base}/wiredesk/api/search", params={"q": "anything"})
+        assert resp.status_code == 200 and resp.json()["total"] == 0
     finally:
-        index.delete_indices(es, settings)
+        server.should_exit = True
 
 
-def test_missing_index_and_unreachable_cluster_are_503(tmp_path):
-    missing = fresh_settings(tmp_path)
+def test_missing_index_and_unreachable_cluster_are_503(es_url, tmp_path):
+    missing = fresh_settings(tmp_path, es_url=es_url)
     down = fresh_settings(tmp_path, es_url="http://127.0.0.1:9", es_max_retries=0, es_request_timeout=2)
     for settings in (missing, down):
         server, base = serve(create_app(settings))

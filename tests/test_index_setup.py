@@ -112,3 +112,31 @@ def test_junk_fields_do_not_pollute_mapping(es_client, es_settings):
     mapping = es_client.indices.get_mapping(index=es_settings.articles_alias).body
     props = next(iter(mapping.values()))["mappings"]["properties"]
     assert "junk_field" not in props and "another" not in props
+
+
+@pytest.mark.integration
+def test_ensure_indices_adds_new_fields_to_existing_index(es_client, es_settings, monkeypatch):
+    original = index.build_articles_mappings
+
+    def with_new_field():
+        mappings = original()
+        mappings["properties"]["new_keyword"] = {"type": "keyword"}
+        return mappings
+
+    monkeypatch.setattr(index, "build_articles_mappings", with_new_field)
+    index.ensure_indices(es_client, es_settings)
+    mapping = es_client.indices.get_mapping(index=es_settings.articles_alias).body
+    assert next(iter(mapping.values()))["mappings"]["properties"]["new_keyword"] == {"type": "keyword"}
+
+
+@pytest.mark.integration
+def test_pipeline_state_fields_are_mapped(es_client, es_settings):
+    doc = dict(make_articles(1)[0], status="failed", claimed_by="run-1", claimed_at="2026-11-26T10:00:00Z",
+               error={"reason": "http_404", "message": "not found", "retryable": False}, attempts=2,
+               next_attempt_at="2026-11-26T11:00:00Z", discovered_at="2026-11-26T09:00:00Z", guid="g-1",
+               raw_path="raw/ab/cd.html.gz", tags=["world"], fingerprint_bands=["b1", "b2"])
+    index.index_articles(es_client, es_settings, [doc], refresh=True)
+    query = {"bool": {"filter": [{"term": {"status": "failed"}}, {"term": {"error.reason": "http_404"}},
+                                 {"range": {"next_attempt_at": {"lte": "2026-11-26T12:00:00Z"}}},
+                                 {"terms": {"fingerprint_bands": ["b2"]}}, {"range": {"attempts": {"gte": 2}}}]}}
+    assert es_client.count(index=es_settings.articles_alias, query=query).body["count"] == 1

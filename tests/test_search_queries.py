@@ -15,9 +15,9 @@ N_DOCS = 120
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
+def corpus(es_url, tmp_path_factory):
     """One read-only index for the whole module (searches do not write)."""
-    settings = fresh_settings(tmp_path_factory.mktemp("search"))
+    settings = fresh_settings(tmp_path_factory.mktemp("search"), es_url=es_url)
     es = index.connect(settings)
     index.ensure_indices(es, settings)
     docs = [index.prepare_article(d) for d in make_articles(N_DOCS)]
