@@ -20,6 +20,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ LOGGER = logging.getLogger(__name__)
 BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"OggS", b"RIFF", b"\x00\x00\x01\x00")
 DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 HTML_MARKER = re.compile(r"<\s*(?:html|head|body|div|p|article|title|meta|!doctype)\b", re.I)
+LATIN_CODE_PAGES = {"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_15", "mac_roman"}
 # Share of control characters (other than whitespace) above which text is binary, not a page.
 MAX_CONTROL_SHARE = 0.05
 # Body shorter than this many words is not an article (paywall stub, index page, error page).
@@ -92,13 +94,18 @@ def decode_html(data: bytes) -> str:
 
 
 def detect_and_decode(data: bytes) -> str:
-    """charset-normalizer's best guess, else cp1252 (which decodes any byte)."""
+    """charset-normalizer's best guess, else cp1252 (which decodes any byte).
+
+    Among the Latin-script single-byte code pages the detector cannot tell apart on short text,
+    windows-1252 is by far the most common on the web (and the WHATWG default), so it wins ties.
+    """
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()
-    if best is not None and best.encoding:
-        return data.decode(best.encoding, errors="replace")
-    return data.decode("cp1252", errors="replace")
+    encoding = best.encoding if best is not None else None
+    if encoding is None or encoding in LATIN_CODE_PAGES:
+        encoding = "cp1252"
+    return data.decode(encoding, errors="replace")
 
 
 def ensure_text_is_html(text: str) -> None:
@@ -146,8 +153,12 @@ def parse_html(text: str, max_depth: int):
     return tree
 
 
-class ExtractionTimeout(Exception):
-    """Raised inside extraction by the alarm of time_limit."""
+class ExtractionTimeout(BaseException):
+    """Raised inside extraction by the alarm of time_limit.
+
+    A BaseException (like KeyboardInterrupt) because the third-party extractors catch Exception
+    broadly and would otherwise swallow it and carry on.
+    """
 
 
 @contextmanager
@@ -165,14 +176,15 @@ def time_limit(seconds: float):
         raise ExtractionTimeout()
 
     previous_handler = signal.signal(signal.SIGALRM, on_alarm)
+    started = time.monotonic()
     previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
-        if previous_delay:
-            signal.setitimer(signal.ITIMER_REAL, max(previous_delay - seconds, 0.001))
+        if previous_delay:  # the outer alarm keeps its own deadline (fires at once if already past)
+            signal.setitimer(signal.ITIMER_REAL, max(previous_delay - (time.monotonic() - started), 0.001))
 
 
 # -- language

