@@ -220,7 +220,7 @@ def extract_article(html: str | bytes, url: str | None = None, settings=None) ->
 
 def build_article(text: str, url: str | None, settings) -> Article:
     """Metadata and body for decoded page text."""
-    from pipeline.extract_body import extract_body
+    from pipeline.extract_body import drop_author_bio, extract_body
     from pipeline.extract_meta import read_page_meta, split_body_byline
 
     tree = parse_html(text, settings.extract_max_depth)
@@ -228,6 +228,7 @@ def build_article(text: str, url: str | None, settings) -> Article:
     titles = [meta.title or "", *read_declared_titles(tree)]
     body, extractor = extract_body(tree, text, titles, meta.summary)
     body, authors = split_body_byline(body, meta.authors, meta.outlets)
+    body = drop_author_bio(body, authors)
     words = len(body.split())
     if words < MIN_ARTICLE_WORDS:
         raise PermanentError(f"no article text found ({words} words)", reason="no_article")

@@ -39,11 +39,14 @@ BOILERPLATE_LINES = [
         r"^(got a story|do you have a story|have a (news )?tip|got a tip)\b",
         r"^our standards:",
         r"this copy is for your personal, non-commercial use",
-        r"^click here\b",
+        r"\bclick here\b",
+        r"^tell us what you think",
+        r"\[[A-Z ]{3,12}\]\W*$",  # "[VIDEO]", "[INSIGHT]": tabloid related-story links
+        r"\[/\w+\]",  # leftover CMS shortcodes ("[button ...]...[/button]")
+        r"^pictured\b",  # photo captions
         r"^(image|photo|picture|credit|photograph)s?\s*:",
         r"^(log ?in|sign ?in) or (create|register)",
         r"^(advertisement|article content|share this article|share|tweet|email|print)$",
-        r"(©|copyright)\s*\d{4}|all rights reserved",
         r"you must confirm your public display name|please logout and then login again",
         r"^for (the latest|more) .{0,60}(news|stories)\b.{0,80}(sign up|newsletter|check|visit)",
         r"^enjoying our latest content|^thank you for visiting",
@@ -145,6 +148,31 @@ def clean_body(text: str, titles: list[str], summary: str | None) -> str:
     lines = [line for line in lines if line and not is_boilerplate(line)]
     lines = drop_leading_list(drop_repeated_heading(lines, titles, summary))
     return "\n\n".join(lines)
+
+
+BIO_MARKERS = re.compile(
+    r"\b(journalist|reporter|correspondent|columnist|editor|writer|contributor|has covered|has written|"
+    r"covers|is based in|can be reached|follow (him|her|them) on|email (him|her|them))\b",
+    re.I,
+)
+MAX_BIO_PARAGRAPHS = 3
+
+
+def drop_author_bio(text: str, authors: list[str]) -> str:
+    """Remove the author's biography from the end of the body (it names the author and their trade)."""
+    names = {part.lower() for author in authors for part in author.split() if len(part) > 2}
+    if not names:
+        return text
+    paragraphs = text.split("\n\n")
+    end = len(paragraphs)
+    while end > 1 and len(paragraphs) - end < MAX_BIO_PARAGRAPHS:
+        last = paragraphs[end - 1]
+        words = {w.lower() for w in re.findall(r"\w+", last)}
+        opens_with_name = any(last.startswith(author) for author in authors)
+        if not (opens_with_name or (words & names and BIO_MARKERS.search(last))):
+            break
+        end -= 1
+    return "\n\n".join(paragraphs[:end])
 
 
 def extract_body(tree, html: str, titles: list[str], summary: str | None) -> tuple[str, str]:

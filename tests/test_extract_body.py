@@ -1,0 +1,79 @@
+"""Body cleaning rules: boilerplate lines, repeated headline, leading key points, author bio."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.extract_body import clean_body, drop_author_bio, is_boilerplate
+
+PROSE = [
+    "The harbour board approved the dredging plan on Monday after a two-hour debate.",
+    "Fishing crews had asked for the work for years, saying the channel silts up every winter.",
+    "Work starts in September and should take about ten weeks, weather permitting.",
+]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Read more: Council approves new cycle lanes",
+        "ALSO READ: Storm warning for the coast",
+        "Sign up for our morning newsletter to get the day's news in your inbox.",
+        "Follow the Bay Chronicle on Facebook and Twitter",
+        "12 comments",
+        "Got a story? Email our newsroom.",
+        "Click here to read the full report.",
+        "Reporting by Jane Doe; Editing by John Roe",
+        "Ferry timetable changes revealed [PICTURES]",
+        "Pictured from left, the three finalists at the awards dinner.",
+        "Advertisement",
+    ],
+)
+def test_boilerplate_line(line):
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "More than 600 people attended the meeting.",
+        "Also, the council said it would review the decision next year.",
+        "Read the report and you will see why residents are angry, she said, adding that the plan had been rushed through.",
+        PROSE[0],
+    ],
+)
+def test_prose_is_not_boilerplate(line):
+    assert not is_boilerplate(line)
+
+
+def test_clean_body_drops_repeated_headline_and_standfirst():
+    text = "\n".join(["Dredging plan approved", "Crews welcome the long-awaited work.", *PROSE])
+    cleaned = clean_body(text, ["Dredging plan approved"], "Crews welcome the long-awaited work.")
+    assert cleaned.split("\n\n") == PROSE
+
+
+def test_clean_body_drops_leading_key_points():
+    text = "\n".join(["- Plan approved", "- Work starts in September", *PROSE])
+    assert clean_body(text, [], None).split("\n\n") == PROSE
+
+
+def test_clean_body_keeps_a_list_inside_the_prose():
+    text = "\n".join([PROSE[0], "- first item", "- second item", *PROSE[1:]])
+    assert clean_body(text, [], None).count("- ") == 2
+
+
+@pytest.mark.parametrize(
+    "bio",
+    [
+        ["Jane Doe covers transport and the environment for the Chronicle."],
+        ["An award-winning journalist, Jane has reported from four continents.", "Jane Doe lives in Bristol."],
+    ],
+)
+def test_author_bio_is_dropped(bio):
+    text = "\n\n".join(PROSE + bio)
+    assert drop_author_bio(text, ["Jane Doe"]) == "\n\n".join(PROSE)
+
+
+def test_last_paragraph_without_author_is_kept():
+    text = "\n\n".join(PROSE)
+    assert drop_author_bio(text, ["Jane Doe"]) == text
