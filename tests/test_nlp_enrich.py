@@ -1,0 +1,161 @@
+"""Enrichment end to end: the seed article, bad input, batching, chunk offsets and `wiredesk enrich`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.nlp.enrich import Enrichment, enrich_text, enrich_texts
+from pipeline.nlp.model import MAX_CHUNK_CHARS, load_nlp, split_paragraphs
+from pipeline.settings import Settings
+
+SETTINGS = Settings()
+SEED = Path(__file__).resolve().parents[1] / ".." / "shared" / "seed" / "article.txt"
+
+# (words inside the quote, canonical speaker) for every quote of the seed article
+SEED_QUOTES = [
+    ("exercise restraint", "François-Philippe Champagne"),
+    ("Our goal is and remains", "François-Philippe Champagne"),
+    ("Canada is in contact", "François-Philippe Champagne"),
+    ("closely briefed", "The Prime Minister’s Office"),
+    ("up to 250 Canadian", "The release"),
+    ("immediately", "United States"),
+    ("Canada has long been concerned", "François-Philippe Champagne"),
+    ("harsh retaliation", "Iran"),
+    ("heinous crime", "Hassan Rouhani"),
+    ("significant escalation", "Bessma Momani"),
+    ("folk hero", "Bessma Momani"),
+    ("wrath of fury", "Bessma Momani"),
+    ("cornered", "Bessma Momani"),
+    ("plausible deniability", "Bessma Momani"),
+    ("All of that put together", "Bessma Momani"),
+    ("simply won't", "Bessma Momani"),
+    ("history will not show kindly", "Bessma Momani"),
+    ("brought us closer", "Jagmeet Singh"),
+    ("needs to act quickly", "Jagmeet Singh"),
+]
+
+
+@pytest.fixture(scope="module")
+def seed() -> tuple[str, Enrichment]:
+    """The seed article and its enrichment (skips when ../shared is absent)."""
+    if not SEED.is_file():
+        pytest.skip("../shared is absent")
+    text = SEED.read_text(encoding="utf-8")
+    return text, enrich_text(text, SETTINGS)
+
+
+@pytest.mark.parametrize("words,speaker", SEED_QUOTES, ids=[w for w, _ in SEED_QUOTES])
+def test_seed_quote_has_full_name_speaker(seed, words, speaker):
+    _, result = seed
+    quotes = [q for q in result.quotes if words in q.text and q.kind != "indirect"]
+    assert quotes, f"quote {words!r} not found"
+    assert quotes[0].speaker.name == speaker
+
+
+@pytest.mark.parametrize("surface", ["Champagne", "Soleimani", "Singh", "Momani"])
+def test_seed_surnames_are_people(seed, surface):
+    text, result = seed
+    for entity in result.entities:
+        if any(text[s:e] == surface for s, e in entity.mentions):
+            assert entity.label == "PERSON", entity
+            assert " " in entity.name  # resolved to the full name
+
+
+def test_seed_spelling_variants_merge(seed):
+    _, result = seed
+    soleimani = [e for e in result.entities if e.name == "Qassem Soleimani"]
+    assert soleimani and "Qasem Soleimani" in soleimani[0].aliases
+
+
+def test_seed_facets(seed):
+    _, result = seed
+    assert {"François-Philippe Champagne", "Bessma Momani", "Jagmeet Singh"} <= set(result.speakers)
+    assert "Iraq" in result.places and "NATO" in result.organizations
+
+
+BAD_INPUTS = {
+    "empty": "",
+    "whitespace": " \n\n\t \n",
+    "no sentences": "... --- ,,, !!! ???",
+    "only marks": "“”«»\"\"''",
+    "unbalanced quotes": "“One open. “Two open. ” three » « four\n\n“and more",
+    "non-English": "Der Bundeskanzler sagte am Montag: „Wir werden die Grenzen offen halten.“ Das sei wichtig.",
+    "chinese": "中国外交部发言人表示，双方将继续保持沟通。",
+    "binary-ish": "\x00\x01\x02 abc \ufffd\ufffd",
+}
+
+
+@pytest.mark.parametrize("text", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_gives_a_valid_result(text):
+    result = enrich_text(text, SETTINGS).to_dict()
+    json.dumps(result)
+    assert set(result) == {"entities", "quotes"}
+
+
+def test_huge_text_returns_quickly():
+    load_nlp(SETTINGS)
+    text = ("Officials in Brussels said the plan would go ahead. " * 40 + "\n") * 1000  # ~2 MB
+    assert len(text) > 2_000_000
+    started = time.perf_counter()
+    result = enrich_text(text, SETTINGS)
+    assert time.perf_counter() - started < 60
+    assert all(e <= len(text) for q in result.quotes for e in (q.start, q.end))
+
+
+def test_batch_equals_one_by_one():
+    texts = ["“Prices will fall,” Nadia Berg said.", "", "Lars Holm visited Oslo.", "Ana Ruiz said that talks failed."]
+    batched = [r.to_dict() for r in enrich_texts(texts, SETTINGS)]
+    assert batched == [enrich_text(t, SETTINGS).to_dict() for t in texts]
+
+
+def test_long_paragraph_chunks_keep_exact_offsets():
+    sentence = "Mayor Ilse Brandt opened the new library in Graz on Tuesday. "
+    text = "Intro line.\n\n" + sentence * (MAX_CHUNK_CHARS // len(sentence) * 3)
+    spans = split_paragraphs(text)
+    assert len(spans) > 3 and all(e - s <= MAX_CHUNK_CHARS for s, e in spans)
+    result = enrich_text(text, SETTINGS)
+    graz = [e for e in result.entities if e.name == "Graz"][0]
+    assert graz.count == text.count("Graz")
+    assert all(text[s:e] == "Graz" for s, e in graz.mentions)
+
+
+def run_cli(*paths) -> list[dict]:
+    """`wiredesk enrich PATH...` in a subprocess; its JSON lines."""
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "enrich", *map(str, paths)],
+                          capture_output=True, text=True, check=True, timeout=300)
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_cli_reads_text_and_extract_json_lines(tmp_path):
+    plain = tmp_path / "a.txt"
+    plain.write_text("“We will rebuild,” Mayor Ilse Brandt said.", encoding="utf-8")
+    lines = tmp_path / "articles.jsonl"
+    articles = [{"path": "x.html", "url": "http://127.0.0.1/x", "text": "Lars Holm said that talks failed."},
+                {"path": "y.html", "url": "http://127.0.0.1/y", "text": ""}]
+    lines.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+    out = run_cli(plain, lines)
+    assert [o["path"] for o in out] == [str(plain), "x.html", "y.html"]
+    quote = out[0]["quotes"][0]
+    assert set(quote) == {"text", "start", "end", "kind", "speaker", "speaker_label", "speaker_mention", "cue"}
+    assert (quote["speaker"], quote["kind"], quote["cue"]) == ("Ilse Brandt", "direct", "say")
+    assert out[1]["quotes"][0]["kind"] == "indirect"
+    assert out[2] == {"path": "y.html", "entities": [], "quotes": []}
+
+
+GERMAN = ("Die Bundesregierung hat am Montag in Berlin neue Regeln für den Wohnungsbau beschlossen. "
+          "Bauministerin Klara Hoffmann sagte, man werde die Verfahren deutlich beschleunigen. ") * 4
+
+
+def test_confident_other_language_is_skipped():
+    assert enrich_text(GERMAN, SETTINGS).to_dict() == {"entities": [], "quotes": []}
+
+
+def test_other_language_is_analysed_when_allowed():
+    result = enrich_text(GERMAN, Settings(nlp_english_only=False))
+    assert result.entities  # the English model still finds names; the setting lets a caller choose
