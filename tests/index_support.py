@@ -50,8 +50,35 @@ FILLER = (
 )
 
 
-def make_article(i: int, rng: random.Random, base: datetime | None = None) -> dict:
-    """One realistic article document (entities, quotes, facets, pipeline state)."""
+SENTENCE_TEMPLATES = [
+    "{person} met officials from {org} in {place} on {day} to discuss {topic}.",
+    "Shares of {org} fell {n} percent in early trading in {place} after the announcement.",
+    "The {topic} dispute has weighed on investment across {place} for {n} months.",
+    "In a statement, {org} said it would review the proposals before the end of the year.",
+    "Opposition lawmakers in {place} demanded an inquiry into the handling of {topic}.",
+    "{person} is expected to travel to {place} next week for further talks.",
+    "Economists polled by {org} expect growth of {n} percent this year, down from last year.",
+    "Residents of {place} said prices for fuel and food had risen sharply since {day}.",
+    "A spokesperson for {org} declined to comment on the report about {topic}.",
+    "The agreement, if ratified, would take effect in {n} stages over the coming years.",
+]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the weekend"]
+
+
+def extra_sentences(rng: random.Random, words: int) -> str:
+    """Varied background sentences until about ``words`` words (real articles run to hundreds)."""
+    out, count = [], 0
+    while count < words:
+        sentence = rng.choice(SENTENCE_TEMPLATES).format(
+            person=rng.choice(PEOPLE)[0], org=rng.choice(ORGS), place=rng.choice(PLACES),
+            topic=rng.choice(TOPICS)[0], day=rng.choice(DAYS), n=rng.randint(2, 40))
+        out.append(sentence)
+        count += len(sentence.split())
+    return " ".join(out)
+
+
+def make_article(i: int, rng: random.Random, base: datetime | None = None, words: int = 0) -> dict:
+    """One realistic article document (entities, quotes, facets, pipeline state); ``words`` lengthens the text."""
     base = base or datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     topic, lead = TOPICS[i % len(TOPICS)]
     person, role = PEOPLE[i % len(PEOPLE)]
@@ -60,6 +87,8 @@ def make_article(i: int, rng: random.Random, base: datetime | None = None) -> di
     quote = f"We will not accept any deal on {topic} that ignores {place}"
     text = (f"{lead}, {person}, {role}, said on Tuesday. \"{quote},\" {person} {rng.choice(CUES)}. "
             f"{other} said talks with {org} in {place} would continue. " + FILLER * rng.randint(2, 6))
+    if words:
+        text += " " + extra_sentences(rng, words)
     published = base + timedelta(hours=i % 240, minutes=i % 60)
     url = f"https://news.example.org/{source.lower().replace(' ', '-')}/{published:%Y/%m/%d}/story-{i}"
     return {
@@ -96,10 +125,10 @@ def make_article(i: int, rng: random.Random, base: datetime | None = None) -> di
     }
 
 
-def make_articles(n: int, seed: int = 7, start: int = 0) -> list[dict]:
+def make_articles(n: int, seed: int = 7, start: int = 0, words: int = 0) -> list[dict]:
     """``n`` realistic article documents, deterministic for a seed."""
     rng = random.Random(seed)
-    return [make_article(i, rng) for i in range(start, start + n)]
+    return [make_article(i, rng, words=words) for i in range(start, start + n)]
 
 
 def fresh_settings(tmp_path, **overrides) -> Settings:
