@@ -281,8 +281,9 @@ def split_body_byline(text: str, authors: list[str], outlets: list[str]) -> tupl
 def choose_authors(tree, meta: dict, ld: dict, outlets: list[str]) -> list[str]:
     """Author names from the best source that yields any: JSON-LD, meta tags, byline markup."""
     meta_names = [meta.get(k, "") for k in ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl")]
-    for raw in (jsonld_authors(ld), [n for n in meta_names if n], markup_authors(tree)):
-        names = clean_author_names(raw, outlets)
+    sources = (lambda: jsonld_authors(ld), lambda: [n for n in meta_names if n], lambda: markup_authors(tree))
+    for read in sources:  # lazily: the byline XPath costs more than the rest of the metadata
+        names = clean_author_names(read(), outlets)
         if names:
             return names
     return []
@@ -369,15 +370,11 @@ def htmldate_fallback(tree, url: str | None) -> datetime | None:
 
 def choose_dates(tree, meta: dict, ld: dict, url: str | None) -> tuple[str | None, str | None]:
     """(published_at, modified_at) as UTC ISO strings."""
-    published = first_date(
-        [jsonld_text(ld.get("datePublished")), jsonld_text(ld.get("dateCreated"))]
-        + [meta.get(k) for k in PUBLISHED_META]
-        + time_element_dates(tree, "datePublished")
-    )
+    declared = [jsonld_text(ld.get("datePublished")), jsonld_text(ld.get("dateCreated"))] + [meta.get(k) for k in PUBLISHED_META]
+    published = first_date(declared) or first_date(time_element_dates(tree, "datePublished"))
     published = published or date_from_url(url) or htmldate_fallback(tree, url)
-    modified = first_date(
-        [jsonld_text(ld.get("dateModified"))] + [meta.get(k) for k in MODIFIED_META] + time_element_dates(tree, "dateModified")
-    )
+    modified = first_date([jsonld_text(ld.get("dateModified"))] + [meta.get(k) for k in MODIFIED_META])
+    modified = modified or first_date(time_element_dates(tree, "dateModified"))
     return format_utc(published), format_utc(modified)
 
 
