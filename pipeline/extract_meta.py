@@ -26,7 +26,12 @@ ARTICLE_TYPES = (
     "liveblogposting", "techarticle", "scholarlyarticle", "report", "webpage",
 )
 TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|•|·|»|«|/)\s+")
-BYLINE_PREFIX = re.compile(r"^\s*(?:written\s+|posted\s+|words\s+|reporting\s+)?by\s*:?\s+", re.I)
+BYLINE_PREFIX = re.compile(
+    r"^\s*(?:(?:written|posted|words|reporting|analysis|opinion|commentary|review|story|text|photos?|interview)\s+)?by\s*:?\s+",
+    re.I,
+)
+# Academic and professional post-nominals that follow a name after a comma ("Jane Doe, MS, RDN").
+CREDENTIALS = {"md", "phd", "ms", "msc", "ma", "mba", "mph", "rd", "rdn", "rn", "np", "dds", "jd", "cpa", "cfa", "bsc", "ba", "esq", "jr", "sr"}
 AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\||\n|\s\+\s)\s*", re.I)
 # A credit that names a desk, a role or an outlet rather than a person.
 NOT_A_PERSON = re.compile(
@@ -239,11 +244,18 @@ def clean_author_names(raw: list[str], outlets: list[str]) -> list[str]:
         for name in AUTHOR_SPLIT.split(entry):
             name = BYLINE_PREFIX.sub("", name).strip(" .:-–—·|")
             key = re.sub(r"\W+", "", name.lower())
-            if not is_person_name(name) or key in outlet_keys or key in seen:
+            if not is_person_name(name) or key in CREDENTIALS or is_outlet(key, outlet_keys) or key in seen:
                 continue
             seen.add(key)
             names.append(name)
-    return names
+    # "About Jane Doe" next to "Jane Doe": the longer credit only repeats the name
+    keys = [re.sub(r"\W+", "", n.lower()) for n in names]
+    return [n for n, k in zip(names, keys) if not any(o != k and o in k for o in keys)]
+
+
+def is_outlet(key: str, outlet_keys: set[str]) -> bool:
+    """True when a credit is the outlet itself or one of its sections ("CNN Business", "Cleveland.com")."""
+    return any(key == o or (len(o) >= 3 and (key.startswith(o) or key.endswith(o))) for o in outlet_keys)
 
 
 def is_person_name(name: str) -> bool:
@@ -251,7 +263,7 @@ def is_person_name(name: str) -> bool:
     words = name.split()
     if not 1 <= len(words) <= MAX_AUTHOR_WORDS or len(name) > 60:
         return False
-    if re.search(r"[\d@/<>{}=]|https?:|www\.", name) or NOT_A_PERSON.search(name):
+    if re.search(r"[\d@/<>{}=]|https?:|www\.|\.(?:com|org|net|co)\b", name, re.I) or NOT_A_PERSON.search(name):
         return False
     return any(w[:1].isupper() for w in words)
 
@@ -412,7 +424,8 @@ def choose_image(meta: dict, ld: dict, base: str | None) -> str | None:
 def choose_site_name(meta: dict, ld: dict) -> str | None:
     """og:site_name, else the JSON-LD publisher, else application-name."""
     for value in (meta.get("og:site_name"), jsonld_text(ld.get("publisher")), meta.get("application-name")):
-        if value:
+        value = (value or "").lstrip("@").strip()
+        if value and "://" not in value and not value.startswith("www."):  # some sites put their URL here
             return value
     return None
 

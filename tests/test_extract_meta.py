@@ -140,3 +140,17 @@ def test_parse_datetime(value, expected):
 def test_date_from_url(url, expected):
     found = date_from_url(url)
     assert (found.date().isoformat() if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "outlets", "expected"),
+    [
+        (["Analysis by Jane Doe"], [], ["Jane Doe"]),
+        (["Jane Doe, MS, RDN"], [], ["Jane Doe"]),
+        (["Jane Doe", "CNN Business"], ["CNN"], ["Jane Doe"]),
+        (["Jane Doe", "Cleveland.com"], [], ["Jane Doe"]),
+        (["Jane Doe", "About Jane Doe"], [], ["Jane Doe"]),
+    ],
+)
+def test_clean_author_names_drops_credits_that_are_not_people(raw, outlets, expected):
+    assert clean_author_names(raw, outlets) == expected
