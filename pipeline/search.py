@@ -43,6 +43,12 @@ LIST_FIELDS = [
 ]
 RELATIVE_DATE = re.compile(r"^(\d{1,4})([dhw])$")  # "7d", "24h", "2w": that long ago
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# "what did Momani say about Iran?" -> speaker "Momani", topic "Iran" (quote search only)
+QUOTE_QUESTION = re.compile(
+    r"^\s*what\s+(?:did|does|do|has|have)\s+(?P<speaker>.+?)\s+(?:say|said|says|tell\s+\w+|told\s+\w+|think)"
+    r"\s+(?:about|on|of|regarding)\s+(?P<topic>.+?)\s*\??\s*$",
+    re.IGNORECASE,
+)
 MAX_OFFSET = 10_000  # index.max_result_window
 PIT_KEEP_ALIVE = "5m"
 
@@ -407,9 +413,17 @@ def format_quotes(hit: dict) -> list[dict]:
     return quotes
 
 
+def parse_quote_question(req: SearchRequest) -> SearchRequest:
+    """Read "what did X say about Y" as speaker X and query Y, when no speaker is given."""
+    match = QUOTE_QUESTION.match(req.query)
+    if req.speaker or not match:
+        return req
+    return replace(req, query=match.group("topic"), speaker=(match.group("speaker"),))
+
+
 def search_quotes(es, settings: Settings, req: SearchRequest) -> dict:
     """Quotes matching the query (and speaker), each with speaker, cue and article; paged by article."""
-    req = replace(req, collapse=False)
+    req = replace(parse_quote_question(req), collapse=False)
     resp = search_with_fallback(es, settings, req, build_quote_body)
     hits = resp["hits"]["hits"]
     quotes = [q for hit in hits for q in format_quotes(hit)]

@@ -237,3 +237,28 @@ def test_quote_paging(corpus):
     second = quotes(corpus, speaker="Momani", size=3, cursor=first["next_cursor"])
     ids = lambda page: {q["article"]["id"] for q in page["quotes"]}  # noqa: E731
     assert ids(first) and ids(second) and not ids(first) & ids(second)
+
+
+@pytest.mark.parametrize(
+    "question,speaker,topic",
+    [
+        ("what did Momani say about Iran", "Momani", "Iran"),
+        ("What did Marwan Momani say about Iran?", "Marwan Momani", "Iran"),
+        ("what has Powell said about interest rates", "Powell", "interest rates"),
+        ("what did Scholz tell reporters about the climate summit?", "Scholz", "the climate summit"),
+    ],
+)
+def test_quote_question_is_read_as_speaker_and_topic(tmp_path, question, speaker, topic):
+    req = search.parse_quote_question(search.build_request(fresh_settings(tmp_path), question))
+    assert (req.speaker, req.query) == ((speaker,), topic)
+
+
+@pytest.mark.parametrize("query", ["Momani Iran", "what about Iran", "said about Iran"])
+def test_plain_quote_queries_are_left_alone(tmp_path, query):
+    req = search.build_request(fresh_settings(tmp_path), query)
+    assert search.parse_quote_question(req) == req
+
+
+def test_quote_question_end_to_end(corpus):
+    result = quotes(corpus, "what did Momani say about Iran?")
+    assert result["quotes"] and all(q["speaker"] == "Marwan Momani" and "Iran" in q["text"] for q in result["quotes"])
