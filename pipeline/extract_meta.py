@@ -8,6 +8,7 @@ without its site suffix, author names without "By" or outlet credits, dates in U
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import logging
 import re
@@ -135,15 +136,17 @@ def jsonld_text(value) -> str:
         value = value[0] if value else ""
     if isinstance(value, dict):
         value = value.get("name") or value.get("url") or value.get("@id") or ""
-    return clean_space(value) if isinstance(value, str) else ""
+    # JSON-LD is often written with HTML escaping ("&#039;") that no parser undoes for us.
+    return clean_space(html_lib.unescape(value)) if isinstance(value, str) else ""
 
 
 # -- headline
 
 
 def strip_site_suffix(title: str, site_names: list[str]) -> str:
-    """Drop a leading or trailing "| Site Name" part from a <title>/og:title."""
-    parts = TITLE_SEPARATORS.split(title)
+    """Drop a leading or trailing "| Site Name" part from a <title>/og:title, keeping inner separators."""
+    tokens = re.split(f"({TITLE_SEPARATORS.pattern})", title)
+    parts, separators = tokens[0::2], tokens[1::2]
     if len(parts) < 2:
         return title
     names = {re.sub(r"\W+", "", n.lower()) for n in site_names if n}
@@ -153,12 +156,12 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
         return bool(key) and any(key == n or (len(key) > 3 and (key in n or n in key)) for n in names)
 
     while len(parts) > 1 and is_site(parts[-1]):
-        parts.pop()
+        parts, separators = parts[:-1], separators[:-1]
     while len(parts) > 1 and is_site(parts[0]):
-        parts.pop(0)
+        parts, separators = parts[1:], separators[1:]
     if len(parts) > 1 and len(parts[-1].split()) <= 3 and len(parts[0].split()) >= 4:
-        parts.pop()  # an unknown short trailer ("... - Opinion", "... | Outlet") is a section or brand
-    return " - ".join(parts) if len(parts) > 1 else parts[0]
+        parts, separators = parts[:-1], separators[:-1]  # a short unknown trailer ("- Opinion") is a section or brand
+    return "".join(p + sep for p, sep in zip(parts, [*separators, ""])).strip()
 
 
 def word_f1(a: str, b: str) -> float:
@@ -177,13 +180,16 @@ def read_h1_texts(tree) -> list[str]:
 
 
 def choose_title(tree, meta: dict, ld: dict, site_names: list[str]) -> str | None:
-    """The headline a reader sees: the <h1> that matches the page's declared title, else that title."""
-    declared = [
-        jsonld_text(ld.get("headline")),
-        meta.get("og:title", ""),
-        meta.get("twitter:title", ""),
-        clean_space(tree.findtext(".//title")),
-    ]
+    """The article's headline: JSON-LD headline, else the <h1> matching the declared title, else that title.
+
+    The JSON-LD headline is the publisher's own statement of the headline (the same evidence order as
+    every other field); where a page has none, the visible <h1> wins over <title>/og:title, which carry
+    site suffixes and social-media rewrites.
+    """
+    headline = jsonld_text(ld.get("headline"))
+    if len(headline) >= 3:
+        return strip_site_suffix(headline, site_names)
+    declared = [meta.get("og:title", ""), meta.get("twitter:title", ""), clean_space(tree.findtext(".//title"))]
     declared = [strip_site_suffix(t, site_names) for t in declared if t]
     h1s = read_h1_texts(tree)
     if declared and h1s:

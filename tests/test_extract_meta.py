@@ -86,7 +86,7 @@ def test_body_keeps_paragraph_breaks(articles, page):
         ("Storm closes coast road | Bay Chronicle", ["Bay Chronicle"], "Storm closes coast road"),
         ("Bay Chronicle - Storm closes coast road", ["Bay Chronicle"], "Storm closes coast road"),
         ("Storm closes coast road - Opinion", [], "Storm closes coast road"),
-        ("BUDGET | Council agrees a four-year spending plan for roads", [], "BUDGET - Council agrees a four-year spending plan for roads"),
+        ("BUDGET | Council agrees a four-year spending plan for roads", [], "BUDGET | Council agrees a four-year spending plan for roads"),
         ("Storm closes coast road", ["Bay Chronicle"], "Storm closes coast road"),
     ],
 )
@@ -154,3 +154,13 @@ def test_date_from_url(url, expected):
 )
 def test_clean_author_names_drops_credits_that_are_not_people(raw, outlets, expected):
     assert clean_author_names(raw, outlets) == expected
+
+
+def test_jsonld_headline_is_unescaped(tmp_path):
+    page = (
+        '<html><head><title>Other | Site</title><script type="application/ld+json">'
+        '{"@type": "NewsArticle", "headline": "Mayor&#039;s &amp; council&#8217;s plan"}</script></head>'
+        "<body><h1>Mayor's plan</h1>" + "<p>The mayor and the council set out a joint plan for the harbour district today.</p>" * 4 + "</body></html>"
+    )
+    article = extract_article(page, settings=Settings(data_dir=tmp_path))
+    assert article.title == "Mayor's & council\u2019s plan"
