@@ -199,7 +199,8 @@ def build_template(settings: Settings, kind: str, english: bool) -> dict:
         "index_patterns": [f"{settings.index_prefix}-{kind}-v*"],
         "priority": 200,  # above the built-in templates
         "template": {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": build_analysis(english)},
+            # One shard suits a news desk's volume; a replica appears as soon as a second node joins.
+            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "analysis": build_analysis(english)},
             "mappings": mappings,
         },
         "_meta": {"managed_by": "wiredesk", "english_analysis": english},
@@ -493,25 +494,30 @@ def index_version(index: str) -> int:
         raise PermanentError(f"not a versioned index: {index}", reason="bad_index_name") from exc
 
 
+def cluster_modules(es) -> set[str]:
+    """Names of the modules every node has (the core-only distribution lacks reindex, analysis-common)."""
+    nodes = es.nodes.info(filter_path="nodes.*.modules.name").body.get("nodes", {})
+    names = [{m["name"] for m in node.get("modules", [])} for node in nodes.values()]
+    return set.intersection(*names) if names else set()
+
+
 def copy_documents(es, settings: Settings, source: str, target: str) -> None:
     """Copy every document: the server ``_reindex`` where the cluster has it, else scan + bulk."""
-    from elasticsearch import ApiError, helpers
+    from elasticsearch import helpers
 
-    try:
+    if "reindex" in cluster_modules(es):
         es.options(request_timeout=3600).reindex(
             source={"index": source}, dest={"index": target}, wait_for_completion=True, refresh=True
         )
         return
-    except ApiError as exc:
-        if exc.status_code not in (400, 404, 405):  # no reindex module: no handler for the route
-            raise
-        LOGGER.info("server reindex unavailable (%s); copying with scan + bulk", exc.status_code)
+    LOGGER.info("no reindex module on this cluster: copying %s -> %s with scan + bulk", source, target)
     # helpers.reindex probes the data-stream API, which this distribution lacks, so scan + bulk here.
     hits = helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=settings.bulk_chunk_docs)
     actions = ({"_op_type": "index", "_index": target, "_id": h["_id"], "_source": h["_source"]} for h in hits)
     result = bulk_write(es, settings, actions)
     if result.failures:
-        raise PermanentError(f"{result.failed} documents did not fit {target}", reason="migration_failed")
+        sample = "; ".join(f"{f['_id']}: {f['reason']} {f['message'][:120]}" for f in result.failures[:3])
+        raise PermanentError(f"{result.failed} documents did not fit {target} ({sample})", reason="migration_failed")
     es.indices.refresh(index=target)
 
 

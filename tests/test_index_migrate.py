@@ -90,3 +90,25 @@ def test_migrate_feeds_and_cli(es_client, es_settings, monkeypatch, capsys):
     assert status["aliases"][es_settings.feeds_alias] == {"index": f"{es_settings.index_prefix}-feeds-v2", "documents": 4}
     assert main(["index", "setup"]) == 0  # idempotent after a migration: stays on v2
     assert json.loads(capsys.readouterr().out)["feeds"] == f"{es_settings.index_prefix}-feeds-v2"
+
+
+def test_cluster_modules_reports_no_reindex_on_core_distribution(es_client):
+    modules = index.cluster_modules(es_client)
+    assert "transport-netty4" in modules and "reindex" not in modules
+
+
+def test_migration_that_does_not_fit_leaves_alias(es_client, es_settings, monkeypatch):
+    index.index_articles(es_client, es_settings, make_articles(20), refresh=True)
+    original = index.build_articles_mappings
+
+    def stricter():  # the next version maps word_count as a date: no article fits it
+        mappings = original()
+        mappings["properties"]["word_count"] = {"type": "date", "format": "yyyy"}
+        return mappings
+
+    monkeypatch.setattr(index, "build_articles_mappings", stricter)
+    with pytest.raises(index.PermanentError, match="did not fit") as info:
+        index.migrate(es_client, es_settings, "articles")
+    assert info.value.reason == "migration_failed"
+    assert index.current_index(es_client, es_settings, "articles") == f"{es_settings.index_prefix}-articles-v1"
+    assert es_client.count(index=es_settings.articles_alias).body["count"] == 20
