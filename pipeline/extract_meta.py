@@ -120,14 +120,21 @@ def type_rank(obj: dict) -> int:
     return min(ranks, default=99)
 
 
-def find_article_jsonld(tree) -> dict:
-    """The JSON-LD object that best describes the article, or {}."""
-    best, best_rank = {}, 99
-    for obj in iter_jsonld_objects(tree):
-        rank = type_rank(obj)
-        if rank < best_rank:
-            best, best_rank = obj, rank
-    return best
+def find_article_jsonld(tree, page_title: str = "") -> dict:
+    """The JSON-LD object that best describes the article, or {}.
+
+    Pages also describe related stories in JSON-LD; among objects of the best type, the one whose
+    headline matches the page's own title is the article.
+    """
+    candidates = [(type_rank(obj), obj) for obj in iter_jsonld_objects(tree)]
+    candidates = [(rank, obj) for rank, obj in candidates if rank < 99]
+    if not candidates:
+        return {}
+    best_rank = min(rank for rank, _ in candidates)
+    best = [obj for rank, obj in candidates if rank == best_rank]
+    if len(best) == 1 or not page_title:
+        return best[0]
+    return max(best, key=lambda obj: word_f1(jsonld_text(obj.get("headline") or obj.get("name")), page_title))
 
 
 def jsonld_text(value) -> str:
@@ -245,7 +252,7 @@ def clean_author_names(raw: list[str], outlets: list[str]) -> list[str]:
     outlet_keys = {re.sub(r"\W+", "", o.lower()) for o in outlets if o}
     seen, names = set(), []
     for entry in raw:
-        entry = BYLINE_PREFIX.sub("", clean_space(entry))
+        entry = BYLINE_PREFIX.sub("", clean_space(html_lib.unescape(entry)))
         entry = AUTHOR_TRAILER.sub("", entry)
         for name in AUTHOR_SPLIT.split(entry):
             name = BYLINE_PREFIX.sub("", name).strip(" .:-–—·|")
@@ -465,7 +472,8 @@ def host_names(url: str | None) -> list[str]:
 
 def read_page_meta(tree, url: str | None = None) -> PageMeta:
     """All metadata of a parsed page (``tree`` is an lxml HTML element)."""
-    meta, ld = read_meta_tags(tree), find_article_jsonld(tree)
+    meta = read_meta_tags(tree)
+    ld = find_article_jsonld(tree, meta.get("og:title") or clean_space(tree.findtext(".//title")))
     canonical = choose_canonical(tree, meta, url)
     site_name = choose_site_name(meta, ld)
     outlets = [site_name or "", jsonld_text(ld.get("publisher")), *host_names(canonical or url)]

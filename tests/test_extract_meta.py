@@ -164,3 +164,16 @@ def test_jsonld_headline_is_unescaped(tmp_path):
     )
     article = extract_article(page, settings=Settings(data_dir=tmp_path))
     assert article.title == "Mayor's & council\u2019s plan"
+
+
+def test_article_jsonld_is_the_one_matching_the_page(tmp_path):
+    related = '{"@type": "NewsArticle", "headline": "Unrelated story about a bakery", "author": {"name": "Someone Else"}}'
+    own = '{"@type": "NewsArticle", "headline": "Harbour wall repairs finished early", "author": {"name": "Rita Okafor"}}'
+    page = (
+        f'<html><head><meta property="og:title" content="Harbour wall repairs finished early">'
+        f'<script type="application/ld+json">[{related}, {own}]</script></head><body>'
+        + "<p>Engineers finished the harbour wall repairs two weeks ahead of the schedule set in spring.</p>" * 4
+        + "</body></html>"
+    )
+    article = extract_article(page, settings=Settings(data_dir=tmp_path))
+    assert (article.title, article.authors) == ("Harbour wall repairs finished early", ["Rita Okafor"])
