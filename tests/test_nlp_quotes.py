@@ -90,6 +90,18 @@ CASES = {
     "office with possessive speaks": (
         "The Governor’s Office confirmed in an email that the governor was “fully informed.”",
         "fully informed", "Governor’s Office", "partial"),
+    "typewriter double apostrophes": (
+        "''We will not raise the fares this year,'' said Hollis Crane, the transit director.",
+        "raise the fares", "Hollis Crane", "direct"),
+    "mixed straight and curly marks": (
+        "\"The harvest came in early this year,” Beatrix Moll said.",
+        "harvest came", "Beatrix Moll", "direct"),
+    "mistyped closing mark as opener": (
+        "Farmers gave their reasons.\n\n”We need the rain to stop,” said Joel Amsel.",
+        "rain to stop", "Joel Amsel", "direct"),
+    "quoted noun taken as a second subject": (
+        "“Full steam ahead, full speed,” said Leona Pratt, the harbour master.",
+        "Full steam", "Leona Pratt", "direct"),
     "dash credit": (
         "Voters shared their views.\n\n“I want lower rents before anything else.” ― Dana Whitfield",
         "lower rents", "Dana Whitfield", "direct"),
@@ -122,6 +134,11 @@ def test_pronoun_mention_is_local_and_name_canonical():
     s, e = quote["speaker_mention"]
     assert text[s:e] == "he"
     assert quote["speaker_label"] == "PERSON"
+
+
+def test_quoted_titles_are_not_quotes():
+    text = "Senator Ruth Adler told CNN's “Morning Report” that the bill would pass."
+    assert all("Morning Report" not in q["text"] or q["kind"] == "indirect" for q in quotes_of(text))
 
 
 def test_scare_quotes_without_speaker_are_dropped():

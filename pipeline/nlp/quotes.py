@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 LOGGER = logging.getLogger(__name__)
 
 OPENERS = {"“": "”", "«": "»", "„": "“", '"': '"'}
 CLOSERS = {"”", "»", '"'}
+MARK_CHARS = "\"'`“”«»„"
 # Verbs whose subject is the source of reported speech (lemmas).
 SPEECH_VERBS = frozenset(
     """say tell add write explain note warn insist argue claim declare state announce acknowledge admit
@@ -54,6 +56,8 @@ PERSON_NOUNS = frozenset(
 )
 # "...” ― Jane Doe" at the end of a paragraph: the credit line of a vox-pop or epigraph.
 DASH_CREDIT_RE = re.compile(r"\s*[”\"»][\s\u00a0]*[―—–][\s\u00a0]*([A-Z][\w'’.-]*(?:[ \u00a0][A-Z][\w'’.-]*){0,4})[\s\u00a0.,]*(?:\n|$)")
+TITLE_SMALL_WORDS = frozenset("a an the and or of in on at to for with by from as is it's vs".split())
+MAX_TITLE_WORDS = 8
 ATTRIBUTION_HEAD = 5  # tokens of a following sentence that may hold a split-off "Smith asked"
 MAX_CUE_DISTANCE = 12  # tokens between a quote's edge and a cue verb that has no syntactic link
 MIN_UNATTRIBUTED_WORDS = 6  # an unattributed quote shorter than this is a scare quote, not speech
@@ -104,17 +108,37 @@ class Quote:
         }
 
 
+def marks_in(text: str, start: int, end: int) -> Iterator[tuple[int, int, str]]:
+    """(position, width, mark) of the double quotation marks in ``text[start:end]``, normalised.
+
+    Typewriter pairs '' and `` count as a straight mark (some wires and archives use them), and a
+    closing ” at the start of a paragraph or word is a mistyped opening mark.
+    """
+    i = start
+    while i < end:
+        pair = text[i:i + 2]
+        if pair in ("''", "``") and i + 2 <= end:
+            yield i, 2, '"'
+            i += 2
+            continue
+        ch = text[i]
+        if ch == "”" and (i == start or text[i - 1].isspace()) and i + 1 < end and text[i + 1].isalnum():
+            yield i, 1, "“"
+        elif ch in OPENERS or ch in CLOSERS:
+            yield i, 1, ch
+        i += 1
+
+
 def scan_paragraph(text: str, start: int, end: int, open_at_start: bool) -> tuple[list[tuple[int, int]], bool]:
     """Quote content spans of one paragraph, and whether a quote is still open at its end."""
     spans, closer, begin = [], None, start
-    if open_at_start:
-        closer = "”" if text[start] != '"' else '"'
-        begin = start + 1
-    for i in range(start + 1 if open_at_start else start, end):
-        ch = text[i]
-        if closer is None and ch in OPENERS and is_opening(text, i, start):
-            closer, begin = OPENERS[ch], i + 1
-        elif closer is not None and (ch == closer or (ch in CLOSERS and closer != '"' and ch != '"')):
+    marks = list(marks_in(text, start, end))
+    for k, (i, width, mark) in enumerate(marks):
+        if open_at_start and i == start:
+            closer, begin = ('"' if mark == '"' else "”"), i + width
+        elif closer is None and mark in OPENERS and is_opening(text, i, start, mark):
+            closer, begin = OPENERS[mark], i + width
+        elif closer is not None and closes(mark, closer, marks[k + 1:]):
             if i > begin:
                 spans.append((begin, i))
             closer = None
@@ -123,24 +147,42 @@ def scan_paragraph(text: str, start: int, end: int, open_at_start: bool) -> tupl
     return spans, closer is not None
 
 
-def is_opening(text: str, i: int, para_start: int) -> bool:
-    """A straight or ambiguous mark opens a quote when it is not glued to a preceding word."""
-    if text[i] != '"':
+def closes(mark: str, closer: str, rest: list) -> bool:
+    """Does ``mark`` end the open quote? Curly and straight marks nest inside each other, unless
+    the expected closer never comes: then the other style closes it (mixed “..." typing)."""
+    if mark == closer:
+        return True
+    if mark not in CLOSERS:
+        return False
+    same_style = (mark == '"') == (closer == '"')
+    return same_style or not any(m == closer for _, _, m in rest)
+
+
+def is_opening(text: str, i: int, para_start: int, mark: str) -> bool:
+    """A straight mark opens a quote when it is not glued to a preceding word."""
+    if mark != '"':
         return True
     return i == para_start or not (text[i - 1].isalnum() or text[i - 1] in ".,!?")
+
+
+def opens_with_mark(text: str, start: int, end: int) -> bool:
+    """True when a paragraph begins with an opening quotation mark."""
+    first = next(marks_in(text, start, min(end, start + 2)), None)
+    return first is not None and first[0] == start and first[2] in OPENERS
 
 
 def find_quote_spans(text: str, paragraphs: list[tuple[int, int]]) -> list[QuoteSpan]:
     """Quote spans of an article; a quote left open continues into a paragraph that opens with a mark."""
     found, left_open = [], False
     for p_start, p_end in paragraphs:
-        continues = left_open and text[p_start] in OPENERS
+        opens = opens_with_mark(text, p_start, p_end)
+        continues = left_open and opens
         spans, left_open = scan_paragraph(text, p_start, p_end, open_at_start=continues)
-        for s, e in spans:
+        for n, (s, e) in enumerate(spans):
             s2, e2 = strip_span(text, s, e)
             if e2 > s2:
-                opens = s - 1 == p_start or (s == p_start + 1)
-                found.append(QuoteSpan(s2, e2, opens_paragraph=opens, continued=continues and s == p_start + 1))
+                first = n == 0 and opens
+                found.append(QuoteSpan(s2, e2, opens_paragraph=first, continued=continues and n == 0))
     return found
 
 
@@ -155,8 +197,8 @@ def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 def quote_kind(text: str, span: QuoteSpan, para_start: int) -> str:
     """``direct`` when the quote stands as its own utterance, ``partial`` when embedded in a clause."""
-    i = span.start - 2
-    while i >= para_start and text[i].isspace():
+    i = span.start - 1
+    while i >= para_start and (text[i].isspace() or text[i] in MARK_CHARS):
         i -= 1
     if i < para_start or span.continued:
         return "direct"
@@ -277,7 +319,8 @@ class Attributor:
             return None
         last_sent = doc[len(doc) - 1].sent
         for tok in reversed(list(last_sent)):
-            subject = find_subject(tok) if is_cue(tok) and (n, tok.i) not in self.quoted else None
+            inside = lambda i: (n, i) in self.quoted
+            subject = find_subject(tok, inside) if is_cue(tok) and not inside(tok.i) else None
             if subject is not None:
                 speaker = self.describe(subject, self.chunks[n])
                 return Speaker(speaker.name, speaker.label, speaker.mention, cue_lemma(tok)) if speaker.name else None
@@ -294,7 +337,7 @@ class Attributor:
                 # a clause mostly inside quote marks is already a direct quote
                 if content is None or 2 * sum((n, t.i) in self.quoted for t in content) > len(content):
                     continue
-                subject = find_subject(tok)
+                subject = find_subject(tok, lambda i: (n, i) in self.quoted)
                 if subject is None or (n, subject.i) in self.quoted:
                     continue
                 speaker = self.describe(subject, chunk)
@@ -421,8 +464,12 @@ def is_cue(tok) -> bool:
     return tok.pos_ in ("VERB", "AUX") and tok.lemma_.lower() in SPEECH_VERBS
 
 
-def find_subject(verb):
-    """The source of a cue: its subject or passive agent, climbing through conjuncts and clauses."""
+def find_subject(verb, skip=lambda i: False):
+    """The source of a cue: its subject or passive agent, climbing through conjuncts and clauses.
+
+    ``skip(i)`` rules out tokens (those inside quotes: the parser sometimes takes a quoted noun as a
+    second subject of the cue).
+    """
     if verb.lower_ == "according":
         for to in list(verb.children) + [verb.nbor(1)] if verb.i + 1 < len(verb.doc) else verb.children:
             objects = [c for c in to.children if c.dep_ == "pobj"]
@@ -436,7 +483,8 @@ def find_subject(verb):
                 objects = [c for c in child.children if c.dep_ == "pobj"]
                 if objects:
                     return objects[0]
-        subjects = [c for c in node.children if c.dep_ in SUBJECT_DEPS and c.lower_ not in ("who", "that", "which")]
+        subjects = [c for c in node.children
+                    if c.dep_ in SUBJECT_DEPS and c.lower_ not in ("who", "that", "which") and not skip(c.i)]
         if subjects:
             return subjects[0]
         if node.dep_ in ("relcl", "acl") and node.head.pos_ in ("NOUN", "PROPN"):
@@ -476,7 +524,7 @@ def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
         dist = min(abs(tok.i - qs), abs(tok.i - (qe - 1)))
         if not linked and dist > MAX_CUE_DISTANCE:
             continue
-        subject = find_subject(tok) or adjacent_subject(tok)
+        subject = find_subject(tok, skip) or adjacent_subject(tok)
         if subject is None or skip(subject.i):
             continue
         key = (not linked, dist)
@@ -491,6 +539,14 @@ def attribution_after(doc, qe: int, sent_end: int) -> list:
     if any(not (t.is_punct or t.is_space) for t in after) or sent_end >= len(doc):
         return []
     return list(doc[sent_end:min(sent_end + ATTRIBUTION_HEAD, doc[sent_end].sent.end)])
+
+
+def is_title(content: str) -> bool:
+    """Title case from start to end ("Morning Joe", "A Change Is Gonna Come"): a name, not words said."""
+    words = re.findall(r"[^\W\d_][\w'’-]*", content)
+    if not words or len(words) > MAX_TITLE_WORDS:
+        return False
+    return all(w[0].isupper() or w.lower() in TITLE_SMALL_WORDS for w in words) and words[0][0].isupper()
 
 
 def attribute_quotes(text: str, chunks, index) -> list[Quote]:
@@ -508,6 +564,8 @@ def attribute_quotes(text: str, chunks, index) -> list[Quote]:
     for q, speaker in zip(spans, speakers):
         para_start = next(s for s, e in paragraphs if s <= q.start < e)
         kind = quote_kind(text, q, para_start)
+        if kind == "partial" and is_title(text[q.start:q.end]):
+            continue  # a show, book or slogan named in quote marks ("Face the Nation"), not speech
         if speaker is None or speaker.name is None:
             if kind == "partial" or len(text[q.start:q.end].split()) < MIN_UNATTRIBUTED_WORDS:
                 continue
