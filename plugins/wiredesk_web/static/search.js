@@ -93,8 +93,8 @@ function renderHistogram(days) {
   figure.hidden = filled.length === 0;
   const max = Math.max(1, ...filled.map((d) => d.count));
   figure.querySelector(".bars").innerHTML = filled.map((d) => `
-    <button type="button" class="bar" data-day="${d.date}" title="${d.date}: ${d.count} article${d.count === 1 ? "" : "s"}"
-      style="--h:${Math.round((d.count / max) * 100)}%"><span class="fill"></span>
+    <button type="button" class="day" data-day="${d.date}" title="${d.date}: ${d.count} article${d.count === 1 ? "" : "s"}"
+      style="--h:${Math.round((d.count / max) * 100)}%"><span class="n">${d.count || ""}</span><span class="fill"></span>
       <span class="label">${d.date.slice(5)}</span></button>`).join("");
 }
 
