@@ -11,7 +11,7 @@ parameter; an unreachable cluster is a 503.
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from pipeline import search
@@ -20,9 +20,20 @@ from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
+Sort = Annotated[Literal["relevance", "date"], Query()]
 Values = Annotated[list[str] | None, Query(description="repeat to match any of several values")]
 When = Annotated[str | None, Query(description="2026-11-26, an ISO-8601 time, or 7d / 24h / 2w ago")]
-Sort = Annotated[Literal["relevance", "date"], Query()]
+
+
+def filter_params(source: Values = None, feed: Values = None, language: Values = None, entity: Values = None,
+                  person: Values = None, organization: Values = None, place: Values = None,
+                  speaker: Values = None, since: When = None, until: When = None) -> dict:
+    """Filters shared by every search endpoint: OR within a parameter (repeat it), AND across them."""
+    return {"source": source, "feed": feed, "language": language, "entity": entity, "person": person,
+            "organization": organization, "place": place, "speaker": speaker, "since": since, "until": until}
+
+
+Filters = Annotated[dict, Depends(filter_params)]
 
 
 def invalid_parameter(request: Request, exc: search.InvalidParameter) -> JSONResponse:
@@ -48,43 +59,36 @@ def build_router(settings: Settings) -> APIRouter:
     Size = Annotated[int, Query(ge=0, le=settings.search_max_size, description="results per page")]
 
     def client(request: Request):
+        """The Elasticsearch client the app was built with."""
         return request.app.state.es
 
     @router.get("/search", summary="Full-text search over articles with filters, facets and highlights")
-    def search_endpoint(request: Request, q: str = "", source: Values = None, feed: Values = None,
-                        language: Values = None, entity: Values = None, person: Values = None,
-                        organization: Values = None, place: Values = None, speaker: Values = None,
-                        since: When = None, until: When = None, sort: Sort = "relevance", size: Size = 10,
-                        cursor: str | None = None, collapse: bool = True, facets: bool = True,
-                        highlight: bool = True) -> dict:
-        req = search.build_request(settings, q, sort=sort, size=size, since=since, until=until, cursor=cursor,
-                                   source=source, feed=feed, language=language, entity=entity, person=person,
-                                   organization=organization, place=place, speaker=speaker,
-                                   collapse=collapse, facets=facets, highlight=highlight)
+    def search_endpoint(request: Request, filters: Filters, q: str = "",
+                        sort: Sort = "relevance", size: Size = 10, cursor: str | None = None,
+                        collapse: bool = True, facets: bool = True, highlight: bool = True) -> dict:
+        """Articles matching q and the filters: hits with highlights, facets, next_cursor."""
+        req = search.build_request(settings, q, sort=sort, size=size, cursor=cursor, collapse=collapse,
+                                   facets=facets, highlight=highlight, **filters)
         return search.search_articles(client(request), settings, req)
 
     @router.get("/quotes", summary="Search inside quotes, optionally by speaker")
-    def quotes_endpoint(request: Request, q: str = "", speaker: Values = None, source: Values = None,
-                        entity: Values = None, since: When = None, until: When = None, sort: Sort = "relevance",
-                        size: Size = 10, cursor: str | None = None) -> dict:
-        req = search.build_request(settings, q, sort=sort, size=size, since=since, until=until, cursor=cursor,
-                                   speaker=speaker, source=source, entity=entity)
+    def quotes_endpoint(request: Request, filters: Filters, q: str = "",
+                        sort: Sort = "relevance", size: Size = 10, cursor: str | None = None) -> dict:
+        """Quotes matching q ("what did X say about Y" works), each with speaker, cue and article."""
+        req = search.build_request(settings, q, sort=sort, size=size, cursor=cursor, **filters)
         return search.search_quotes(client(request), settings, req)
 
     @router.get("/facets", summary="Facet counts (sources, people, organizations, places, speakers, days)")
-    def facets_endpoint(request: Request, q: str = "", source: Values = None, feed: Values = None,
-                        language: Values = None, entity: Values = None, person: Values = None,
-                        organization: Values = None, place: Values = None, speaker: Values = None,
-                        since: When = None, until: When = None,
+    def facets_endpoint(request: Request, filters: Filters, q: str = "",
                         facet_size: Annotated[int, Query(ge=1, le=100)] = 10) -> dict:
-        req = search.build_request(settings, q, since=since, until=until, source=source, feed=feed,
-                                   language=language, entity=entity, person=person, organization=organization,
-                                   place=place, speaker=speaker, facet_size=facet_size)
+        """Only the facet counts and the total for q and the filters."""
+        req = search.build_request(settings, q, facet_size=facet_size, **filters)
         return search.search_facets(client(request), settings, req)
 
     @router.get("/articles/{article_id}", summary="One whole article; ?similar=N adds more-like-this results")
     def article_endpoint(request: Request, article_id: str,
                          similar: Annotated[int, Query(ge=0, le=settings.search_max_size)] = 0) -> dict:
+        """One whole stored article by id."""
         article = search.get_article(client(request), settings, article_id)
         if article is None:
             raise HTTPException(status_code=404, detail=f"no article {article_id}")
@@ -94,6 +98,7 @@ def build_router(settings: Settings) -> APIRouter:
 
     @router.get("/health", summary="Cluster version and health, and the indices behind the aliases")
     def health_endpoint(request: Request) -> JSONResponse:
+        """Cluster and index status; 503 when Elasticsearch cannot answer."""
         return health(client(request), settings)
 
     return router

@@ -121,33 +121,38 @@ def error_field() -> dict:
     }
 
 
-def build_articles_mappings() -> dict:
-    """Article mapping (DESIGN.md): ``dynamic: false`` keeps junk in _source but out of the mapping."""
-    kw, date = {"type": "keyword"}, {"type": "date"}
-    entities = {
+def nested_entities() -> dict:
+    """Entities as nested objects: name, label, count and aliases stay together per entity."""
+    return {
         "type": "nested",
         "dynamic": False,
         "properties": {
             "name": keyword_field(text=True),
-            "label": kw,
+            "label": {"type": "keyword"},
             "count": {"type": "integer"},
             "aliases": keyword_field(text=True),
         },
     }
-    quotes = {
+
+
+def nested_quotes() -> dict:
+    """Quotes as nested objects, so "text by speaker" matches within one quote."""
+    kw, num = {"type": "keyword"}, {"type": "integer"}
+    return {
         "type": "nested",
         "dynamic": False,
         "properties": {
             "text": text_field(keyword=False),
             "speaker": keyword_field(text=True),
-            "speaker_label": kw,
-            "cue": kw,
-            "kind": kw,
-            "position": {"type": "integer"},
-            "start": {"type": "integer"},
-            "end": {"type": "integer"},
+            **{name: kw for name in ("speaker_label", "cue", "kind")},
+            **{name: num for name in ("position", "start", "end")},
         },
     }
+
+
+def build_articles_mappings() -> dict:
+    """Article mapping (DESIGN.md): ``dynamic: false`` keeps junk in _source but out of the mapping."""
+    kw, date = {"type": "keyword"}, {"type": "date"}
     props: dict[str, Any] = {
         **{name: kw for name in ("url", "canonical_url", "feed", "source", "language", "guid")},
         **{name: kw for name in ("status", "claimed_by", "raw_path", "pipeline_version")},
@@ -164,8 +169,8 @@ def build_articles_mappings() -> dict:
         "image": {"type": "keyword", "index": False, "doc_values": False},
         "attempts": {"type": "integer"},
         "error": error_field(),
-        "entities": entities,
-        "quotes": quotes,
+        "entities": nested_entities(),
+        "quotes": nested_quotes(),
     }
     dates = ("published_at", "modified_at", "fetched_at", "discovered_at", "claimed_at", "next_attempt_at")
     for name in (*dates, "updated_at"):
