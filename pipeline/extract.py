@@ -133,6 +133,33 @@ def to_text(html: str | bytes, settings) -> str:
     return text.replace("\x00", "")
 
 
+def strip_blocks(text: str, tag: str, keep: str | None = None) -> str:
+    """Remove <tag ...>...</tag> blocks (except those whose opening tag contains ``keep``) in linear time."""
+    lower, out, pos = text.lower(), [], 0
+    while (start := lower.find(f"<{tag}", pos)) != -1:
+        end = lower.find(f"</{tag}>", start)
+        if end == -1:
+            break  # unclosed: leave the rest to the parser
+        opening = lower[start : lower.find(">", start) + 1]
+        out.append(text[pos:start] if not (keep and keep in opening) else text[pos : end + len(tag) + 3])
+        pos = end + len(tag) + 3
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def slim_html(text: str, max_chars: int) -> str:
+    """Markup small enough to extract in bounded time: scripts, styles, SVG and comments go first, then the tail."""
+    if len(text) <= max_chars:
+        return text
+    for tag, keep in (("script", "ld+json"), ("style", None), ("svg", None)):
+        text = strip_blocks(text, tag, keep)
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S) if len(text) > max_chars else text
+    if len(text) > max_chars:
+        LOGGER.info("page markup cut from %d to %d characters", len(text), max_chars)
+        text = text[: text.rfind(">", 0, max_chars) + 1]
+    return text
+
+
 def parse_html(text: str, max_depth: int):
     """One lxml tree for the page; refuses unparsable or pathologically nested markup."""
     from lxml import etree
@@ -222,6 +249,7 @@ def build_article(text: str, url: str | None, settings) -> Article:
     from pipeline.extract_body import drop_author_bio, extract_body
     from pipeline.extract_meta import read_page_meta, split_body_byline
 
+    text = slim_html(text, settings.extract_max_parse_chars)
     tree = parse_html(text, settings.extract_max_depth)
     meta = read_page_meta(tree, url)
     titles = [meta.title or "", *read_declared_titles(tree)]

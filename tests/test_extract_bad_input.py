@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PermanentError
-from pipeline.extract import ExtractionTimeout, extract_article, time_limit
+from pipeline.extract import ExtractionTimeout, extract_article, strip_blocks, time_limit
 from pipeline.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
@@ -117,3 +117,37 @@ def test_misdeclared_charset_is_decoded(encoded, label, settings):
     article = extract_article(encoded, settings=settings)
     assert "Café owners in Zürich" in article.text, label
     assert "crème brûlée" in article.text, label
+
+
+@pytest.mark.timeout(120)
+def test_huge_page_of_scripts_still_extracts(settings):
+    bloat = "<script>var x = '" + "a" * 4_000_000 + "';</script><style>" + ".c{}" * 10_000 + "</style>"
+    page = "<html><head><title>Tax row</title>" + bloat + "</head><body><article>" + PARAGRAPH * 6 + "</article></body></html>"
+    started = time.monotonic()
+    article = extract_article(page, settings=settings)
+    assert "annual report on road repairs" in article.text
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.timeout(120)
+def test_huge_markup_is_cut_and_bounded(settings):
+    block = "<div><p>Street lighting report number {} for the ward, with repairs listed by road and month.</p><a href='/x'>More</a></div>\n"
+    page = "<html><body><article>" + "".join(block.format(i) for i in range(40_000)) + "</article></body></html>"
+    assert len(page) > 4_000_000
+    started = time.monotonic()
+    article = extract_article(page, settings=settings)
+    assert "Street lighting report number 0 " in article.text
+    assert time.monotonic() - started < settings.extract_timeout
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("a<script>x()</script>b", "ab"),
+        ('a<SCRIPT type="application/ld+json">{}</SCRIPT>b', 'a<SCRIPT type="application/ld+json">{}</SCRIPT>b'),
+        ("a<script>never closed", "a<script>never closed"),
+        ("<script>1</script><script>2</script>", ""),
+    ],
+)
+def test_strip_blocks(markup, expected):
+    assert strip_blocks(markup, "script", keep="ld+json") == expected
