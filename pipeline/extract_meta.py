@@ -78,8 +78,10 @@ class PageMeta:
 
 
 def clean_space(value) -> str:
-    """Collapse runs of whitespace; None and non-strings become ''."""
-    return " ".join(value.split()) if isinstance(value, str) else ""
+    """Collapse runs of whitespace; None and non-strings become ''; lone surrogates (from JSON) become '?'."""
+    if not isinstance(value, str):
+        return ""
+    return " ".join(value.encode("utf-8", "replace").decode("utf-8").split())
 
 
 def read_meta_tags(tree) -> dict[str, str]:
@@ -320,11 +322,10 @@ def choose_authors(tree, meta: dict, ld: dict, outlets: list[str]) -> list[str]:
 def parse_datetime(value: str) -> datetime | None:
     """A timestamp string as an aware UTC datetime (naive values are taken as UTC), or None."""
     value = clean_space(value)
-    if not value or not re.search(r"\d{4}|\d{1,2}", value):
-        return None
     if re.fullmatch(r"\d{10}(\d{3})?", value):  # epoch seconds or milliseconds
-        stamp = int(value[:10])
-        return datetime.fromtimestamp(stamp, tz=timezone.utc)
+        return datetime.fromtimestamp(int(value[:10]), tz=timezone.utc)
+    if not re.search(r"(?:19|20)\d{2}", value):  # no year: "Tuesday" or "3 hours ago" would parse as today
+        return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -177,3 +177,19 @@ def test_article_jsonld_is_the_one_matching_the_page(tmp_path):
     )
     article = extract_article(page, settings=Settings(data_dir=tmp_path))
     assert (article.title, article.authors) == ("Harbour wall repairs finished early", ["Rita Okafor"])
+
+
+@pytest.mark.parametrize("value", ["Tuesday", "3 hours ago", "12:30", "Updated"])
+def test_parse_datetime_needs_a_year(value):
+    assert parse_datetime(value) is None
+
+
+def test_lone_surrogate_in_jsonld_is_replaced(tmp_path):
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "Storm \\ud83d warning"}</script>'
+        "</head><body>" + "<p>The coastguard issued a storm warning for the whole bay on Friday evening.</p>" * 4 + "</body></html>"
+    )
+    article = extract_article(page, settings=Settings(data_dir=tmp_path))
+    assert article.title == "Storm ? warning"
+    json_line = __import__("json").dumps(article.to_dict(), ensure_ascii=False)
+    json_line.encode("utf-8")  # printable and indexable
