@@ -77,3 +77,28 @@ def test_author_bio_is_dropped(bio):
 def test_last_paragraph_without_author_is_kept():
     text = "\n\n".join(PROSE)
     assert drop_author_bio(text, ["Jane Doe"]) == text
+
+
+RESCUE_PAGE = (
+    "<html><head><title>Pier reopens</title></head><body><div id='story'>"
+    + "".join(f"<p>{line} The pier had been closed since the storm in March.</p>" for line in PROSE)
+    + "</div></body></html>"
+)
+
+
+def test_rescue_runs_readability_and_newspaper_when_trafilatura_finds_nothing(monkeypatch):
+    from pipeline import extract_body as body
+    from pipeline.extract import parse_html
+
+    monkeypatch.setattr(body, "run_trafilatura", lambda tree, **options: "")
+    text, name = body.extract_body(parse_html(RESCUE_PAGE, 150), RESCUE_PAGE, ["Pier reopens"], None)
+    assert name in ("readability", "newspaper")
+    assert PROSE[0] in text and PROSE[2] in text
+
+
+def test_balanced_mode_wins_when_precision_keeps_too_little(monkeypatch):
+    from pipeline import extract_body as body
+
+    outputs = {True: "short", False: "\n".join(PROSE)}
+    monkeypatch.setattr(body, "run_trafilatura", lambda tree, favor_precision=False: outputs[favor_precision])
+    assert body.choose_trafilatura_text(None) == ("\n".join(PROSE), "trafilatura")
