@@ -9,7 +9,14 @@ from rich.table import Table
 
 LOGGER = logging.getLogger(__name__)
 
+WIDE = 200  # when piped or captured, do not fold the table into 80 columns
 STATUS_STYLE = {"new": "green", "ok": "green", "not_modified": "dim", "failed": "red", "disabled": "yellow"}
+
+
+def console() -> Console:
+    """A console as wide as the terminal, or WIDE when output is not a terminal."""
+    out = Console()
+    return out if out.is_terminal else Console(width=WIDE)
 
 
 def short_time(value: object) -> str:
@@ -33,7 +40,7 @@ def print_feed_list(feeds, states: dict, only: str | None = None) -> int:
         table.add_row(feed.name, feed.source, state.get("url") or feed.url, ",".join(feed.tags), health,
                       short_time(state.get("last_poll_at")), status, str(state.get("consecutive_failures", 0)),
                       str((state.get("counts") or {}).get("seen", 0)), short_time(state.get("next_poll_at")))
-    Console().print(table)
+    console().print(table)
     return 0
 
 
@@ -48,11 +55,11 @@ def print_poll_summary(results) -> int:
         error = f"{r.error['reason']}: {r.error['message'][:80]}" if r.error else "-"
         table.add_row(r.feed, f"[{style}]{r.status}[/]", str(r.http_status or "-"), str(r.new_count),
                       str(r.items_seen), skipped, error, f"{r.seconds:.2f}")
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     by_status: dict[str, int] = {}
     for r in results:
         by_status[r.status] = by_status.get(r.status, 0) + 1
     total_new = sum(r.new_count for r in results)
-    console.print(f"polled {len(results)} feed(s): {by_status or 'none due'}; {total_new} new pending item(s)")
+    out.print(f"polled {len(results)} feed(s): {by_status or 'none due'}; {total_new} new pending item(s)")
     return 0

@@ -38,7 +38,7 @@ from pipeline.feed_state import (
     success_interval,
     utcnow,
 )
-from pipeline.http import RobotsCache, build_client, get_limiter, parse_retry_after, polite_get
+from pipeline.http import RobotsCache, build_client, get_limiter, get_robots, parse_retry_after, polite_get
 from pipeline.index import bulk_write, doc_id
 from pipeline.settings import Settings
 
@@ -254,6 +254,7 @@ def poll_feed(feed: Feed | dict, es, settings: Settings, *, client=None, robots:
         return result
     own_client = client is None
     client = client or build_client(settings)
+    robots = robots or get_robots(settings)
     try:
         poll_into(result, feed, es, settings, state, client, robots)
     finally:
@@ -323,7 +324,7 @@ def poll_feeds(es, settings: Settings, names=None) -> list[PollResult]:
     if not feeds:
         return []
     with build_client(settings) as client:
-        robots = RobotsCache(settings, client)
+        robots = get_robots(settings)
         workers = max(1, min(settings.feed_poll_workers, len(feeds)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             futures = [pool.submit(poll_feed, feed, es, settings, client=client, robots=robots) for feed in feeds]

@@ -279,6 +279,18 @@ class RobotsCache:
         return float(delay) if delay is not None else None
 
 
+_ROBOTS: dict[Settings, RobotsCache] = {}
+
+
+def get_robots(settings: Settings) -> RobotsCache:
+    """The process-wide robots.txt cache for these settings (shared by threads and stages)."""
+    limiter = get_limiter(settings)
+    with _LIMITERS_LOCK:
+        if settings not in _ROBOTS:
+            _ROBOTS[settings] = RobotsCache(settings, limiter=limiter)
+        return _ROBOTS[settings]
+
+
 # -- all together -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,255 @@
+"""Polling against the real replay wire and the real Elasticsearch: conditional GET, failures,
+moves, dedup across feeds, and durability when the process dies between items and feed state."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+
+import pytest
+from elastic_transport import ConnectionError as TransportConnectionError
+
+from feeds_support import rss, stories, with_registry, write_registry
+from pipeline.errors import RetryableError
+from pipeline.feed_registry import Feed
+from pipeline.feed_state import load_states, parse_iso, utcnow
+from pipeline.feeds import due_feeds, poll_feed, poll_feeds, run_feeds_command
+from pipeline.index import doc_id, ensure_indices
+from pipeline.replay import DEMO_ROOT, ReplayServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def wire():
+    with ReplayServer(DEMO_ROOT, seed_path=None) as server:
+        yield server
+
+
+@pytest.fixture
+def ready(es, settings):
+    ensure_indices(es, settings)
+    return es
+
+
+def feed_at(wire, path="/test.xml", name="test", **kw) -> Feed:
+    return Feed(name=name, url=wire.url(path), source="Test Wire", **kw)
+
+
+def stored(es, settings) -> dict[str, dict]:
+    es.indices.refresh(index=settings.articles_alias)
+    hits = es.search(index=settings.articles_alias, size=1000).body["hits"]["hits"]
+    return {hit["_id"]: hit["_source"] for hit in hits}
+
+
+def state_of(es, settings, name="test") -> dict:
+    es.indices.refresh(index=settings.feeds_alias)
+    return load_states(es, settings)[name]
+
+
+def test_new_items_become_pending_documents(wire, ready, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 3)))
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert (result.status, result.http_status, result.new_count) == ("new", 200, 3)
+    docs = stored(ready, settings)
+    assert set(docs) == set(result.new_ids)
+    doc = docs[doc_id(f"{wire.base_url}/world/story-0.html")]
+    assert doc["status"] == "pending" and doc["attempts"] == 0 and doc["feed"] == "test"
+    assert doc["source"] == "Test Wire" and doc["title"] == "world story 0" and doc["published_at"]
+    assert {"url", "canonical_url", "guid", "summary", "authors", "tags", "discovered_at", "pipeline_version"} <= set(doc)
+
+
+def test_conditional_headers_sent_and_304_is_cheap(wire, ready, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 2)))
+    poll_feed(feed_at(wire), ready, settings)
+    first = [r for r in wire.requests if r.path == "/test.xml"][-1]
+    assert "If-None-Match" not in first.headers
+    second = poll_feed(feed_at(wire), ready, settings)
+    sent = [r for r in wire.requests if r.path == "/test.xml"][-1].headers
+    assert sent["If-None-Match"] and sent["If-Modified-Since"]
+    assert (second.status, second.http_status, second.new_count) == ("not_modified", 304, 0)
+    state = state_of(ready, settings)
+    assert state["last_status"] == "not_modified" and state["consecutive_failures"] == 0
+    assert state["etag"] == sent["If-None-Match"]
+
+
+def test_second_poll_of_changed_feed_creates_only_the_new_story(wire, ready, settings):
+    items = stories(wire.base_url, "world", 3)
+    wire.put("/test.xml", rss(items))
+    poll_feed(feed_at(wire), ready, settings)
+    wire.put("/test.xml", rss([("breaking", f"{wire.base_url}/world/breaking.html"), *items]))
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert (result.status, result.items_seen, result.new_count) == ("new", 4, 1)
+    assert result.new_ids == [doc_id(f"{wire.base_url}/world/breaking.html")]
+    assert len(stored(ready, settings)) == 4
+
+
+def test_dedup_across_feeds_with_tracking_parameters(wire, ready, settings, tmp_path):
+    story = f"{wire.base_url}/world/shared-story.html"
+    wire.put("/a.xml", rss([("Shared", story + "?utm_source=a&utm_medium=rss")]))
+    wire.put("/b.xml", rss([("Shared", story + "?fbclid=xyz#top"), ("Only B", f"{wire.base_url}/world/b.html")]))
+    registry = write_registry(tmp_path / "feeds.yaml", {"a": wire.url("/a.xml"), "b": wire.url("/b.xml")})
+    results = {r.feed: r for r in poll_feeds(ready, with_registry(settings, registry))}
+    assert results["a"].new_count + results["b"].new_count == 2
+    docs = stored(ready, settings)
+    assert len(docs) == 2 and docs[doc_id(story)]["canonical_url"] == story
+
+
+@pytest.mark.parametrize(
+    "kind, value, reason",
+    [
+        ("status", 500, "http_500"),
+        ("status", 404, "http_404"),
+        ("slow", 3, "timeout"),
+        ("garbage", None, "not_a_feed"),
+        ("html", None, "html_not_feed"),
+        ("empty", None, "empty_body"),
+    ],
+)
+def test_bad_answers_are_recorded_not_raised(wire, ready, settings, kind, value, reason):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 2)))
+    wire.fail("/test.xml", kind, value)
+    fast = settings.model_copy(update={"read_timeout": 0.5})
+    result = poll_feed(feed_at(wire), ready, fast)
+    assert result.status == "failed" and result.error["reason"] == reason and result.new_count == 0
+    state = state_of(ready, settings)
+    assert state["consecutive_failures"] == 1 and state["health"] == "failing"
+    assert state["error"]["reason"] == reason and state["counts"]["errors"] == 1
+    assert parse_iso(state["next_poll_at"]) > utcnow()
+    wire.clear_faults()
+    assert poll_feed(feed_at(wire), ready, settings).new_count == 2  # nothing lost: it recovers
+
+
+def test_empty_feed_is_a_quiet_success(wire, ready, settings):
+    wire.fail("/test.xml", "empty_feed")
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert (result.status, result.new_count, result.error) == ("ok", 0, None)
+
+
+def test_backoff_grows_and_feed_turns_unhealthy_but_is_retried(wire, ready, settings):
+    wire.fail("/test.xml", "status", 503)
+    feed = feed_at(wire, interval_minutes=10)
+    waits = []
+    for _ in range(settings.unhealthy_after_failures):
+        before = utcnow()
+        poll_feed(feed, ready, settings)
+        waits.append((parse_iso(state_of(ready, settings)["next_poll_at"]) - before).total_seconds() / 60)
+    assert all(b > a for a, b in zip(waits, waits[1:]))  # exponential backoff
+    state = state_of(ready, settings)
+    assert state["health"] == "unhealthy" and state["consecutive_failures"] == settings.unhealthy_after_failures
+    assert waits[-1] <= settings.feed_max_backoff_minutes + 1  # still retried, slowly
+
+
+def test_retry_after_is_respected(wire, ready, settings):
+    wire.fail("/test.xml", "throttle", 7200)
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert result.status == "failed" and result.error["reason"] == "http_429"
+    next_poll = parse_iso(state_of(ready, settings)["next_poll_at"])
+    assert next_poll >= utcnow() + timedelta(seconds=7100)
+
+
+def test_permanent_move_updates_the_stored_url(wire, ready, settings):
+    wire.put("/new-home.xml", rss(stories(wire.base_url, "world", 2)))
+    wire.fail("/test.xml", "moved", "/new-home.xml")
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert result.new_count == 2 and result.url == wire.url("/new-home.xml")
+    state = state_of(ready, settings)
+    assert state["url"] == wire.url("/new-home.xml") and state["moved_from"] == wire.url("/test.xml")
+    hits_before = wire.hits("/test.xml")
+    assert poll_feed(feed_at(wire), ready, settings).status == "not_modified"
+    assert wire.hits("/test.xml") == hits_before  # the next poll goes straight to the new URL
+
+
+def test_gone_disables_the_feed_with_a_reason(wire, ready, settings, tmp_path):
+    wire.fail("/test.xml", "gone")
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert result.status == "disabled" and result.error["reason"] == "http_410"
+    state = state_of(ready, settings)
+    assert state["disabled_reason"] == "http_410" and state["health"] == "disabled"
+    registry = write_registry(tmp_path / "feeds.yaml", {"test": wire.url("/test.xml")})
+    assert due_feeds(ready, with_registry(settings, registry), now=utcnow() + timedelta(days=30)) == []
+    assert poll_feed(feed_at(wire), ready, settings).status == "disabled"
+
+
+def test_robots_disallow_is_a_recorded_failure(wire, ready, settings):
+    wire.put("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+    wire.put("/private/feed.xml", rss(stories(wire.base_url, "x", 1)))
+    result = poll_feed(feed_at(wire, "/private/feed.xml"), ready, settings)
+    assert result.status == "failed" and result.error["reason"] == "robots_disallowed"
+    assert wire.hits("/private/feed.xml") == 0
+
+
+class FeedStateWriteFails:
+    """The real client, except that saving feed state fails once: a crash after the items were written."""
+
+    def __init__(self, es, settings):
+        self._es, self._alias, self.failed = es, settings.feeds_alias, False
+
+    def __getattr__(self, name):
+        return getattr(self._es, name)
+
+    def index(self, **kwargs):
+        if kwargs.get("index") == self._alias and not self.failed:
+            self.failed = True
+            raise TransportConnectionError("injected: connection lost before feed state was saved")
+        return self._es.index(**kwargs)
+
+
+def test_crash_between_items_and_feed_state_repolls_without_loss(wire, ready, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 3)))
+    flaky = FeedStateWriteFails(ready, settings)
+    with pytest.raises(RetryableError) as info:
+        poll_feed(feed_at(wire), flaky, settings)
+    assert info.value.reason == "es_unavailable"
+    assert len(stored(ready, settings)) == 3  # the items were durable before the crash
+    wire.put("/test.xml", rss([("late", f"{wire.base_url}/world/late.html"), *stories(wire.base_url, "world", 3)]))
+    result = poll_feed(feed_at(wire), ready, settings)
+    sent = [r for r in wire.requests if r.path == "/test.xml"][-1].headers
+    assert "If-None-Match" not in sent  # no validators were saved, so the feed is fetched in full
+    assert (result.http_status, result.new_count) == (200, 1)
+    assert len(stored(ready, settings)) == 4
+
+
+def test_due_feeds_follow_the_schedule(wire, ready, settings, tmp_path):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 1), ttl=60))
+    registry = with_registry(settings, write_registry(tmp_path / "feeds.yaml", {"test": wire.url("/test.xml")}))
+    assert [f.name for f in due_feeds(ready, registry)] == ["test"]
+    poll_feeds(ready, registry)
+    ready.indices.refresh(index=settings.feeds_alias)
+    assert due_feeds(ready, registry) == []
+    state = state_of(ready, settings)
+    assert state["interval_minutes"] >= 60  # the feed's ttl is a floor
+    assert [f.name for f in due_feeds(ready, registry, now=utcnow() + timedelta(hours=2))] == ["test"]
+
+
+def test_quiet_feed_slows_down_and_news_resets_it(wire, ready, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 1)))
+    feed = feed_at(wire, interval_minutes=10)
+    poll_feed(feed, ready, settings)
+    assert state_of(ready, settings)["interval_minutes"] == 10
+    poll_feed(feed, ready, settings)
+    assert state_of(ready, settings)["interval_minutes"] == 15
+    wire.put("/test.xml", rss(stories(wire.base_url, "news", 1)))
+    poll_feed(feed, ready, settings)
+    assert state_of(ready, settings)["interval_minutes"] == 10
+
+
+def test_poll_feed_accepts_a_dict_for_mapped_tasks(wire, ready, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 1)))
+    result = poll_feed(feed_at(wire).to_dict(), ready, settings)
+    assert dict(result)["new_count"] == 1 and result.to_dict()["feed"] == "test"
+
+
+def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_path, capsys):
+    registry = write_registry(tmp_path / "feeds.yaml", {"demo-world": wire.url("/world.xml"),
+                                                        "demo-canada": wire.url("/canada.xml")})
+    demo = with_registry(settings, registry)
+    assert run_feeds_command(argparse.Namespace(action="poll", feed=None, file=None), demo) == 0
+    out = capsys.readouterr().out
+    assert "7 new pending item(s)" in out
+    es.indices.refresh(index=[settings.feeds_alias, settings.articles_alias])
+    assert run_feeds_command(argparse.Namespace(action="list", feed=None, file=None), demo) == 0
+    listing = capsys.readouterr().out
+    assert "demo-world" in listing and "healthy" in listing
+    hits = es.search(index=settings.articles_alias, query={"match": {"title": "glaciers"}}).body["hits"]["hits"]
+    assert hits and hits[0]["_source"]["status"] == "pending"
