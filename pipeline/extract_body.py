@@ -55,6 +55,10 @@ BOILERPLATE_LINES = [
         r"^(additional )?(reporting|writing|editing|compiled|produced) by\b.{0,200}$",
         r"^\[\d+/\d+\]",
         r"^(posted|updated|published|last updated)( on)?:?$",
+        r"^(an error has occurred|something went wrong)\b",
+        r"^this article has been sent to",
+        r"^thank you( for (reading|subscribing|signing up))?[.!]?$",
+        r"^(write to|contact|email) .{0,60}\S+@\S+\.\w+$",
     )
 ]
 # A headline or standfirst repeated at the top of the body matches the page's own at this word F1.
@@ -175,6 +179,28 @@ def drop_author_bio(text: str, authors: list[str]) -> str:
     return "\n\n".join(paragraphs[:end])
 
 
+# "Acme is a global provider of ...": the "About the company" paragraphs that close press releases.
+COMPANY_BOILERPLATE = re.compile(
+    r"^(?:about [A-Z][\w&.’'-]*(?: [A-Z][\w&.’'-]*){0,3}[:.]?\s*)?[A-Z][\w&.’'-]*(?: [A-Z][\w&.’'-]*){0,3}(?:,[^,]{0,80},)?"
+    r" (?:is|was) (?:a|an|the|headquartered|founded|listed)\b.{0,400}\b(?:provider|company|leader|headquartered|founded|employs|"
+    r"listed|subsidiar(?:y|ies))\b"
+)
+
+
+ABOUT_HEADING = re.compile(r"^about [A-Z][\w&.’'-]*(?: [A-Z][\w&.’'-]*){0,3}:?$", re.I)
+
+
+def drop_company_boilerplate(text: str) -> str:
+    """Remove "About Acme: Acme is a leading provider..." paragraphs from the end of the body."""
+    paragraphs = text.split("\n\n")
+    end = len(paragraphs)
+    while end > 1 and len(paragraphs) - end < MAX_BIO_PARAGRAPHS and COMPANY_BOILERPLATE.match(paragraphs[end - 1]):
+        end -= 1
+    if end < len(paragraphs) and end > 1 and ABOUT_HEADING.match(paragraphs[end - 1]):
+        end -= 1
+    return "\n\n".join(paragraphs[:end])
+
+
 def extract_body(tree, html: str, titles: list[str], summary: str | None) -> tuple[str, str]:
     """(body text, name of the extractor chosen) for a parsed page."""
     text, name = choose_trafilatura_text(tree)
@@ -182,4 +208,4 @@ def extract_body(tree, html: str, titles: list[str], summary: str | None) -> tup
         rescued, rescued_name = rescue_text(tree, html)
         if len(rescued) > len(text):
             text, name = rescued, rescued_name
-    return clean_body(text, titles, summary), name
+    return drop_company_boilerplate(clean_body(text, titles, summary)), name

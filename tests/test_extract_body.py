@@ -102,3 +102,29 @@ def test_balanced_mode_wins_when_precision_keeps_too_little(monkeypatch):
     outputs = {True: "short", False: "\n".join(PROSE)}
     monkeypatch.setattr(body, "run_trafilatura", lambda tree, favor_precision=False: outputs[favor_precision])
     assert body.choose_trafilatura_text(None) == ("\n".join(PROSE), "trafilatura")
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        ["About Harbourline", "Harbourline is a leading provider of ferry booking software, headquartered in Cork."],
+        ["Harbourline Ltd, founded in 1999, is a company that builds ferry booking software and employs 80 people."],
+    ],
+)
+def test_press_release_company_boilerplate_is_dropped(closing):
+    from pipeline.extract_body import drop_company_boilerplate
+
+    text = "\n\n".join(PROSE + closing)
+    assert drop_company_boilerplate(text).split("\n\n") == PROSE
+
+
+def test_company_sentence_inside_prose_is_kept():
+    from pipeline.extract_body import drop_company_boilerplate
+
+    text = "\n\n".join(["Harbourline is a leading provider of ferry software, the company said.", *PROSE])
+    assert drop_company_boilerplate(text) == text
+
+
+@pytest.mark.parametrize("line", ["An error has occurred, please try again later.", "Thank you", "Write to Jane Doe at jane.doe@example.com"])
+def test_widget_and_contact_lines_are_boilerplate(line):
+    assert is_boilerplate(line)
