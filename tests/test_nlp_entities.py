@@ -88,3 +88,22 @@ def test_facet_lists():
     assert {"Angela Merkel", "Emmanuel Macron"} <= set(result.people)
     assert "Paris" in result.places
     assert "NATO" in result.organizations
+
+
+@pytest.mark.parametrize(
+    "text,surface",
+    [
+        ("Leicester beat Kent by 6 wickets. Kent 429-7 declared after lunch.", "Kent"),
+        ("The report came from Interfax news agency in Moscow.", "Interfax"),
+    ],
+)
+def test_scores_and_lowercase_tails_are_trimmed(text, surface):
+    names = entities_of(text)
+    assert not any(n.startswith(surface + " ") for n in names)
+
+
+def test_missed_repeats_of_a_known_name_are_added():
+    text = ("General Oskar Brandlberg arrived in the capital on Monday. "
+            "Brandlberg met the cabinet. Later, Brandlberg spoke to troops and Brandlberg left.")
+    entity = entity_with_mention(text, "Oskar Brandlberg")
+    assert entity["count"] == text.count("Brandlberg")

@@ -66,7 +66,7 @@ def analyse_chunks(text: str, chunks) -> Enrichment:
     """Entities and quotes of one parsed text."""
     if not chunks:
         return Enrichment()
-    index = extract_entities(chunks)
+    index = extract_entities(text, chunks)
     return Enrichment(index.entities, attribute_quotes(text, chunks, index))
 
 

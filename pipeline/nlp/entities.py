@@ -22,6 +22,9 @@ LOGGER = logging.getLogger(__name__)
 NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
 # Labels a lone surname may carry by mistake and still be relabelled PERSON.
 SURNAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "PRODUCT", "WORK_OF_ART"})
+# Labels of proper names: they end in a capitalised word (products and works may end in numbers).
+PROPER_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"})
+STOP_TAIL = frozenset("at vs v in on of and or the for to by".split())
 LEADING_WORDS = frozenset({"the", "a", "an"})
 POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 TITLES = frozenset(
@@ -34,6 +37,7 @@ TITLES = frozenset(
 TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
 JUNK_RE = re.compile(r"^[\W\d_]+$")
 VARIANT_SIMILARITY = 0.75
+MIN_REPEAT_CHARS = 3  # two-letter repeats ("US", "EU" aside) are too often something else
 
 
 @dataclass
@@ -90,6 +94,8 @@ def clean_span(span, offset: int) -> Mention | None:
             tokens = tokens[1:]
     while tokens and tokens[-1].text in POSSESSIVES:
         tokens = tokens[:-1]
+    if label in PROPER_LABELS:
+        tokens = trim_tail(tokens)
     if not tokens:
         return None
     doc_text = span.doc.text
@@ -102,6 +108,18 @@ def clean_span(span, offset: int) -> Mention | None:
     if len(text) < 2 or JUNK_RE.match(text):
         return None
     return Mention(start + offset, end + offset, text, label)
+
+
+def trim_tail(tokens) -> list:
+    """Drop what cannot end a proper name: scores and numbers ("Surrey 429-7"), lowercase words
+    ("Interfax news agency") and stop words ("BALTIMORE AT"); a one-token name is kept as it is."""
+    while len(tokens) > 1:
+        last = tokens[-1]
+        if any(c.isdigit() for c in last.text) or not last.text[:1].isupper() or last.lower_ in STOP_TAIL:
+            tokens = tokens[:-1]
+        else:
+            break
+    return tokens
 
 
 def is_titled_name(tokens) -> bool:
@@ -207,6 +225,38 @@ def majority_label(entity: Entity, mentions: list[Mention]) -> str:
     return votes.most_common(1)[0][0] if votes else entity.label
 
 
-def extract_entities(chunks) -> EntityIndex:
+def find_unmarked(text: str, mentions: list[Mention], index: "EntityIndex") -> list[Mention]:
+    """Occurrences the model missed of names it found elsewhere in the article ("Lebed" the tenth
+    time): exact, capitalised, whole-word repeats of an alias or a resolved person's surname."""
+    taken = bytearray(len(text))
+    for m in mentions:
+        taken[m.start:m.end] = b"\x01" * (m.end - m.start)
+    found = []
+    for surface, entity in repeatable_names(index).items():
+        for match in re.finditer(r"(?<![\w'’.-])" + re.escape(surface) + r"(?![\w'’-])", text):
+            s, e = match.span()
+            if not any(taken[s:e]):
+                taken[s:e] = b"\x01" * (e - s)
+                found.append(Mention(s, e, surface, entity.label))
+    return found
+
+
+def repeatable_names(index: "EntityIndex") -> dict[str, Entity]:
+    """Surface forms safe to look for again: unambiguous aliases and surnames of the article's names."""
+    names: dict[str, Entity] = {}
+    for entity in index.entities:
+        forms = set(entity.aliases)
+        if entity.label == "PERSON":
+            forms.update(a.split()[-1] for a in entity.aliases if " " in a)
+        for form in forms:
+            if len(form) >= MIN_REPEAT_CHARS and form[0].isupper():
+                names[form] = None if form in names and names[form] is not entity else entity
+    return {form: entity for form, entity in names.items() if entity is not None}
+
+
+def extract_entities(text: str, chunks) -> EntityIndex:
     """Canonical entities of one parsed article (see the module docstring)."""
-    return EntityIndex(collect_mentions(chunks))
+    mentions = collect_mentions(chunks)
+    index = EntityIndex(mentions)
+    extra = find_unmarked(text, mentions, index)
+    return EntityIndex(sorted(mentions + extra, key=lambda m: m.start)) if extra else index
