@@ -41,7 +41,7 @@ BOILERPLATE_LINES = [
         r"this copy is for your personal, non-commercial use",
         r"\bclick here\b",
         r"^tell us what you think",
-        r"\[[A-Z ]{3,12}\]\W*$",  # "[VIDEO]", "[INSIGHT]": tabloid related-story links
+        r"(?-i:\[[A-Z][A-Z ]{2,11}\])\W*$",  # "[VIDEO]", "[INSIGHT]": tabloid related-story links (not "[sic]")
         r"\[/\w+\]",  # leftover CMS shortcodes ("[button ...]...[/button]")
         r"^pictured\b",  # photo captions
         r"^(image|photo|picture|credit|photograph)s?\s*:",

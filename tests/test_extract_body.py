@@ -39,6 +39,7 @@ def test_boilerplate_line(line):
         "More than 600 people attended the meeting.",
         "Also, the council said it would review the decision next year.",
         "Read the report and you will see why residents are angry, she said, adding that the plan had been rushed through.",
+        "The letter said the council had 'acted in good faith [sic]'.",
         PROSE[0],
     ],
 )
