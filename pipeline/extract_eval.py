@@ -96,3 +96,16 @@ def score_wiredesk(shared: Path, settings) -> dict[str, float]:
     scores = {f"{BODY_SET}/{k}": v for k, v in score_bodies(shared, bodies).items()}
     scores.update({f"{NEWS_SET}/{k}": v for k, v in score_news(shared, records).items()})
     return scores
+
+
+def jsonl_to_body_predictions(lines) -> dict[str, dict]:
+    """`wiredesk extract` JSON lines -> {page id: {"articleBody": text}}, the input of score_body.py."""
+    records = (json.loads(line) for line in lines if line.strip())
+    return {Path(r["path"]).name.split(".")[0]: {"articleBody": r.get("text") or ""} for r in records}
+
+
+if __name__ == "__main__":
+    # python -m pipeline.extract_eval < extract.jsonl > predictions.json  (for score_body.py)
+    import sys
+
+    json.dump(jsonl_to_body_predictions(sys.stdin), sys.stdout, ensure_ascii=False)

@@ -62,3 +62,10 @@ def test_missing_file_is_recorded(capsys, tmp_path):
     code, [record] = run(capsys, str(tmp_path / "nope.html"))
     assert code == 1
     assert record["error"]["reason"] == "unreadable"
+
+
+def test_jsonl_converts_to_score_body_input():
+    from pipeline.extract_eval import jsonl_to_body_predictions
+
+    lines = ['{"path": "/x/abc123.html.gz", "text": "Body one"}', "", '{"path": "def.html", "text": ""}']
+    assert jsonl_to_body_predictions(lines) == {"abc123": {"articleBody": "Body one"}, "def": {"articleBody": ""}}
