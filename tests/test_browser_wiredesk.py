@@ -16,14 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
 from pipeline.settings import Settings
-from test_plugin_wiredesk import DEMO_ARTICLES, free_port, index_demo
+# The demo coverage and its module-scoped fixtures (own index prefix, indexed once, deleted after).
+from test_plugin_wiredesk import DEMO_ARTICLES, demo_es, demo_settings, free_port  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,26 +31,6 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 30  # seconds for any one thing to appear; the machine is shared
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def demo_settings(es_url, tmp_path_factory) -> Settings:
-    """Settings for the api-server and the checks: this module's index prefix."""
-    return Settings(es_url=es_url, index_prefix=f"wdtest-{uuid.uuid4().hex[:10]}",
-                    data_dir=tmp_path_factory.mktemp("wiredesk-browser") / "data")
-
-
-@pytest.fixture(scope="module")
-def demo_index(demo_settings):
-    """The demo coverage, indexed and refreshed; deleted afterwards."""
-    from conftest import delete_prefix
-    from pipeline.index import connect
-
-    client = connect(demo_settings)
-    index_demo(client, demo_settings)
-    yield client
-    delete_prefix(client, demo_settings.index_prefix)
-    client.close()
 
 
 def airflow_env(home: Path, port: int, settings: Settings) -> dict[str, str]:
@@ -102,7 +82,7 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def airflow_url(demo_index, demo_settings, tmp_path_factory):
+def airflow_url(demo_es, demo_settings, tmp_path_factory):
     """A real Airflow api-server (UI, login, plugin) with admin/admin, on a free port."""
     home = tmp_path_factory.mktemp("airflow-home")
     (home / "passwords.json").write_text(json.dumps({"admin": "admin"}))
@@ -206,40 +186,51 @@ def open_from_browse_menu(driver, wait, name: str) -> None:
 
 
 def texts(driver, selector: str) -> list[str]:
-    """The visible text of every element matching ``selector``."""
-    from selenium.webdriver.common.by import By
+    """The visible text of every element matching ``selector``, read in one go (no stale elements)."""
+    script = "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.innerText);"
+    return driver.execute_script(script, selector)
 
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+def settled(driver) -> bool:
+    """The page has no search in flight (search.js marks the body while it loads)."""
+    return driver.execute_script("return !document.body.classList.contains('loading');")
+
+
+def waiter(driver):
+    """Explicit waits that tolerate the page re-rendering under them."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def test_search_page_in_the_airflow_ui(airflow_url, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, WAIT)
+    wait = waiter(browser)
     log_in(browser, wait, airflow_url)
     open_from_browse_menu(browser, wait, "Wiredesk Search")
     # With no query the page lists the newest coverage.
-    wait.until(lambda d: len(texts(d, "#results .hit")) == len(DEMO_ARTICLES))
+    wait.until(lambda d: settled(d) and len(texts(d, "#results .hit")) == len(DEMO_ARTICLES))
 
     search_box = browser.find_element(By.ID, "q")
     search_box.send_keys("strike", Keys.ENTER)
-    wait.until(lambda d: "for “strike”" in d.find_element(By.ID, "status").text)
-    wait.until(lambda d: len(texts(d, "#results .hit")) == 2)
+    wait.until(lambda d: settled(d) and "for “strike”" in texts(d, "#status")[0])
+    assert len(texts(browser, "#results .hit")) == 2
     assert browser.find_elements(By.CSS_SELECTOR, "#results .hit mark"), "matches are highlighted"
     assert "Coastal Wire" in texts(browser, "#results .hit .source")
 
     facet = (By.CSS_SELECTOR, "button.facet[data-param='speaker'][data-value='Lena Fischer']")
     wait.until(ec.element_to_be_clickable(facet)).click()
-    wait.until(lambda d: texts(d, "#active-filters .chip") and len(texts(d, "#results .hit")) == 1)
+    wait.until(lambda d: settled(d) and texts(d, "#active-filters .chip") and len(texts(d, "#results .hit")) == 1)
     hit = texts(browser, "#results .hit")[0]
     assert "Port strike enters second week" in hit and "Coastal Wire" in hit
-    wait.until(lambda d: any("Lena Fischer — “Retailers will feel this" in t for t in texts(d, ".quote-card")))
-    card_link = browser.find_element(By.CSS_SELECTOR, ".quote-card footer a")
-    assert card_link.get_attribute("href").endswith("/wiredesk/article?id=" + browser.find_element(
-        By.CSS_SELECTOR, "#results .hit .title").get_attribute("href").split("id=")[1])
+    assert any("Lena Fischer — “Retailers will feel this" in t for t in texts(browser, ".quote-card"))
+    card_link = browser.find_element(By.CSS_SELECTOR, ".quote-card footer a").get_attribute("href")
+    title_link = browser.find_element(By.CSS_SELECTOR, "#results .hit .title").get_attribute("href")
+    assert "/wiredesk/article?id=" in card_link and card_link == title_link  # the card links to its article
     assert browser.find_elements(By.CSS_SELECTOR, "#histogram .day"), "the per-day histogram is drawn"
     assert browser.find_element(By.CSS_SELECTOR, facet[1]).get_attribute("aria-pressed") == "true"
 
@@ -250,9 +241,7 @@ def test_search_page_in_the_airflow_ui(airflow_url, browser):
 
 
 def test_feed_health_page_in_the_airflow_ui(airflow_url, browser):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    wait = WebDriverWait(browser, WAIT)
+    wait = waiter(browser)
     log_in(browser, wait, airflow_url)
     open_from_browse_menu(browser, wait, "Feed Health")
     wait.until(lambda d: len(texts(d, "#feeds tbody tr")) == 2)
