@@ -27,6 +27,7 @@ from pipeline.feed_registry import Feed, import_opml, load_feeds
 from pipeline.feed_state import (
     cache_max_age_minutes,
     ensure_ready,
+    es_call,
     failure_interval,
     health_of,
     is_due,
@@ -153,6 +154,14 @@ def pending_doc(item: FeedItem, feed: Feed, discovered_at: str) -> dict:
     }
 
 
+def known_ids(es, settings: Settings, ids: list[str]) -> set[str]:
+    """Which of these article ids already exist (one mget; the create-only write stays the guarantee)."""
+    if not ids:
+        return set()
+    found = es_call(es.mget, index=settings.articles_alias, ids=ids, source=False).body
+    return {doc["_id"] for doc in found.get("docs", []) if doc.get("found")}
+
+
 def write_items(es, settings: Settings, feed: Feed, items: list[FeedItem]) -> tuple[list[str], dict[str, int]]:
     """Create pending documents for unseen items; returns new ids and rejected counts by reason.
 
@@ -161,6 +170,8 @@ def write_items(es, settings: Settings, feed: Feed, items: list[FeedItem]) -> tu
     """
     stamp = iso(utcnow())
     docs = {doc_id(item.canonical_url): pending_doc(item, feed, stamp) for item in items}
+    for _id in known_ids(es, settings, list(docs)):
+        del docs[_id]
     if not docs:
         return [], {}
     actions = ({"_op_type": "create", "_index": settings.articles_alias, "_id": _id, "_source": doc}
