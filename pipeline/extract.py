@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -235,6 +236,8 @@ def extract_article(html: str | bytes, url: str | None = None, settings=None) ->
         from pipeline.settings import get_settings
 
         settings = get_settings()
+    from lxml.etree import LxmlError
+
     try:
         with time_limit(settings.extract_timeout):
             return build_article(to_text(html, settings), url, settings)
@@ -242,6 +245,10 @@ def extract_article(html: str | bytes, url: str | None = None, settings=None) ->
         raise PermanentError(f"extraction took over {settings.extract_timeout}s", reason="timeout") from None
     except RecursionError as exc:
         raise PermanentError("markup too deeply nested to extract", reason="too_deep") from exc
+    except (LxmlError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        # a third-party extractor tripping over odd markup: record the page, never crash the worker
+        LOGGER.warning("extraction failed on %s", url or "page", exc_info=True)
+        raise PermanentError(f"extraction failed: {type(exc).__name__}: {exc}", reason="extract_failed") from exc
 
 
 def build_article(text: str, url: str | None, settings) -> Article:
@@ -286,20 +293,21 @@ def read_declared_titles(tree) -> list[str]:
 
 
 def read_html_file(path: Path) -> bytes:
-    """Bytes of an .html or gzip-compressed .html.gz file."""
-    data = path.read_bytes()
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    """Bytes of an .html or gzip-compressed .html.gz file; PermanentError when unreadable."""
+    try:
+        data = path.read_bytes()
+        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PermanentError(f"cannot read {path}: {exc}", reason="unreadable") from exc
 
 
 def extract_file(path: Path, url: str | None, settings) -> dict:
-    """One output record for a file: the article fields, or the error with its reason."""
+    """One output record for a file: the article fields, or empty fields and the error with its reason."""
     record: dict = {"path": str(path)}
     try:
         record.update(extract_article(read_html_file(path), url=url, settings=settings).to_dict())
     except PermanentError as exc:
-        record.update({"url": url, "text": "", "error": exc.to_dict()})
-    except OSError as exc:
-        record.update({"url": url, "text": "", "error": {"reason": "unreadable", "message": str(exc), "retryable": False}})
+        record.update({**Article(url=url).to_dict(), "error": exc.to_dict()})
     return record
 
 

@@ -69,3 +69,12 @@ def test_jsonl_converts_to_score_body_input():
 
     lines = ['{"path": "/x/abc123.html.gz", "text": "Body one"}', "", '{"path": "def.html", "text": ""}']
     assert jsonl_to_body_predictions(lines) == {"abc123": {"articleBody": "Body one"}, "def": {"articleBody": ""}}
+
+
+def test_truncated_gzip_is_recorded(capsys, tmp_path):
+    packed = tmp_path / "cut.html.gz"
+    packed.write_bytes(gzip.compress((FIXTURES / "byline_by_and.html").read_bytes())[:200])
+    code, [record] = run(capsys, str(packed))
+    assert code == 1
+    assert record["error"]["reason"] == "unreadable"
+    assert CONTRACT <= set(record)
