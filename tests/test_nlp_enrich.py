@@ -159,3 +159,15 @@ def test_confident_other_language_is_skipped():
 def test_other_language_is_analysed_when_allowed():
     result = enrich_text(GERMAN, Settings(nlp_english_only=False))
     assert result.entities  # the English model still finds names; the setting lets a caller choose
+
+
+def test_cli_reports_bad_inputs_and_goes_on(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("Lars Holm visited Oslo.", encoding="utf-8")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"path": "a.html", "text": "x"}\n{not json\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "enrich", str(tmp_path / "missing.txt"), str(broken), str(good)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "missing.txt" in done.stderr and "broken.jsonl:2" in done.stderr
+    assert [json.loads(line)["path"] for line in done.stdout.splitlines()] == [str(good)]

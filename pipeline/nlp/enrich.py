@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from pipeline.errors import PermanentError
 from pipeline.nlp.entities import Entity, extract_entities
 from pipeline.nlp.model import load_nlp, parse_texts
 from pipeline.nlp.quotes import Quote, attribute_quotes
@@ -113,20 +114,43 @@ def enrich_text(text: str, settings) -> Enrichment:
 
 
 def read_input(path: str) -> Iterator[tuple[str, str]]:
-    """(path, text) pairs from a plain-text file or the JSON lines of ``wiredesk extract``."""
-    raw = Path(path).read_text(encoding="utf-8", errors="replace")
-    if path.endswith((".jsonl", ".json")) or raw.lstrip().startswith("{"):
-        for line in raw.splitlines():
-            if line.strip():
-                obj = json.loads(line)
-                yield obj.get("path") or path, obj.get("text") or ""
-    else:
+    """(path, text) pairs from a plain-text file or the JSON lines of ``wiredesk extract``.
+
+    Unreadable files and malformed lines raise PermanentError (reason ``bad_input``).
+    """
+    try:
+        raw = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise PermanentError(f"{path}: {exc.strerror or exc}", reason="bad_input") from exc
+    if not (path.endswith((".jsonl", ".json")) or raw.lstrip().startswith("{")):
         yield path, raw
+        return
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PermanentError(f"{path}:{number}: not a JSON object ({exc.msg})", reason="bad_input") from exc
+        text = obj.get("text") if isinstance(obj, dict) else None
+        yield (obj.get("path") if isinstance(obj, dict) else None) or path, text if isinstance(text, str) else ""
+
+
+def read_inputs(paths: list[str]) -> tuple[list[tuple[str, str]], int]:
+    """Every (path, text) of the given inputs, and how many inputs failed (reported on stderr)."""
+    items, failed = [], 0
+    for path in paths:
+        try:
+            items.extend(list(read_input(path)))  # a file counts whole or not at all
+        except PermanentError as exc:
+            print(f"wiredesk enrich: {exc}", file=sys.stderr)
+            failed += 1
+    return items, failed
 
 
 def run_enrich_command(args, settings) -> int:
-    """`wiredesk enrich PATH...`: one JSON object per text on stdout."""
-    items = [item for path in args.paths for item in read_input(path)]
+    """`wiredesk enrich PATH...`: one JSON object per text on stdout; exit 1 when an input was bad."""
+    items, failed = read_inputs(args.paths)
     for (path, _), result in zip(items, enrich_texts((text for _, text in items), settings)):
         sys.stdout.write(json.dumps({"path": path, **result.to_dict()}, ensure_ascii=False) + "\n")
-    return 0
+    return 1 if failed else 0

@@ -44,7 +44,7 @@ CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl", "pcomp", "acl"})
 ORG_NOUNS = frozenset(
     """office ministry department agency government company firm campaign committee council court
     police party administration commission embassy board bank group organization organisation union
-    statement release report team spokesman's white house senate congress parliament cabinet army
+    team house senate congress parliament cabinet army
     military university network paper newspaper station channel""".split()
 )
 PERSON_NOUNS = frozenset(
@@ -187,10 +187,10 @@ def find_quote_spans(text: str, paragraphs: list[tuple[int, int]]) -> list[Quote
 
 
 def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Trim whitespace from both ends of a span."""
+    """Trim whitespace from both ends of a span, and the comma that hands over to the attribution."""
     while start < end and text[start].isspace():
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and (text[end - 1].isspace() or text[end - 1] == ","):
         end -= 1
     return start, end
 
