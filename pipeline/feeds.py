@@ -209,7 +209,7 @@ def record_failure(es, settings: Settings, feed: Feed, state: dict, error: Wired
 def record_disabled(es, settings: Settings, state: dict, fetched: Fetched) -> dict:
     """A 410 Gone: the feed is disabled with its reason (still listed, no longer polled)."""
     record = {"reason": "http_410", "message": f"feed gone (HTTP 410) at {fetched.url}", "retryable": False, "status": "410"}
-    state.update(disabled_reason="http_410", last_status="disabled", http_status=410, error=record,
+    state.update(disabled_reason="http_410", enabled=False, last_status="disabled", http_status=410, error=record,
                  last_poll_at=iso(utcnow()), next_poll_at=None)
     state["health"] = health_of(state, settings)
     save_state(es, settings, state)
@@ -277,7 +277,7 @@ def poll_feed(feed: Feed | dict, es, settings: Settings, *, client=None, robots:
 
 def poll_into(result: PollResult, feed: Feed, es, settings: Settings, state: dict, client, robots) -> None:
     """The body of :func:`poll_feed`: fetch and parse (errors recorded), then write and save."""
-    fetched = None
+    fetched, started = None, time.monotonic()
     try:
         fetched = fetch_feed(client, state, settings, robots)
         note_move(state, fetched)
@@ -294,8 +294,10 @@ def poll_into(result: PollResult, feed: Feed, es, settings: Settings, state: dic
         if exc.reason == "es_unavailable":
             raise
         result.status = "failed"
+        state["last_duration"] = round(time.monotonic() - started, 3)
         result.error = record_failure(es, settings, feed, state, exc, fetched.status if fetched else None)
         return
+    state["last_duration"] = round(time.monotonic() - started, 3)  # health reports flag slow feeds
     if fetched.status == 410:
         result.status, result.error = "disabled", record_disabled(es, settings, state, fetched)
         return
