@@ -30,15 +30,19 @@ def request_token(request: Request) -> str | None:
 
 
 async def airflow_user(token: str) -> Any:
-    """The Airflow user the token belongs to, or None when it is invalid, expired or revoked."""
+    """The Airflow user the token belongs to, if they may see the UI; None for a bad, expired or revoked token."""
     from jwt import InvalidTokenError
 
     from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
 
+    manager = get_auth_manager()
     try:
-        return await get_auth_manager().get_user_from_token(token)
+        user = await manager.get_user_from_token(token)
     except InvalidTokenError:  # includes ExpiredSignatureError
         return None
+    # The same right as the Airflow UI itself: a user who may not see the website may not search.
+    return user if manager.is_authorized_view(access_view=AccessView.WEBSITE, user=user) else None
 
 
 def airflow_login_url(next_url: str) -> str:
@@ -80,5 +84,5 @@ class LoginRequired:
         """Where an unauthenticated request ends."""
         if wants_page(request):
             return RedirectResponse(self.login_url(str(request.url)), status_code=303)
-        return JSONResponse({"detail": "Not authenticated: log in to Airflow or send a Bearer token"},
+        return JSONResponse({"detail": "Not authenticated: log in to Airflow (or send a Bearer token)"},
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
