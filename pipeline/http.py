@@ -198,6 +198,7 @@ class _Robots:
     parser: urllib.robotparser.RobotFileParser | None  # None: allow everything
     expires: float
     disallow_all: bool = False
+    error: str = ""  # why robots.txt could not be read (shown in the feed's or item's error)
 
 
 class RobotsCache:
@@ -227,13 +228,13 @@ class RobotsCache:
             response = client.get(robots_url, follow_redirects=True)
         except (httpx.HTTPError, RetryableError) as exc:
             LOGGER.info("robots.txt unreachable at %s: %s", robots_url, exc)
-            return _Robots(None, time.monotonic() + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True)
+            return _Robots(None, time.monotonic() + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True, error=repr(exc)[:300])
         finally:
             if self.client is None:
                 client.close()
         now = time.monotonic()
         if response.status_code >= 500 or response.status_code == 429:
-            return _Robots(None, now + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True)
+            return _Robots(None, now + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True, error=f"HTTP {response.status_code}")
         if response.status_code >= 400:
             return _Robots(None, now + ROBOTS_TTL_SECONDS)
         parser = urllib.robotparser.RobotFileParser(robots_url)
@@ -255,7 +256,7 @@ class RobotsCache:
             return
         entry = self._get(url)
         if entry.disallow_all:
-            raise RetryableError(f"robots.txt unreachable for {url}", reason="robots_unreachable")
+            raise RetryableError(f"robots.txt unreachable for {url}: {entry.error}", reason="robots_unreachable")
         if entry.parser is not None and not entry.parser.can_fetch(self.settings.user_agent, str(url)):
             raise PermanentError(f"robots.txt disallows {url}", reason="robots_disallowed")
 
