@@ -285,6 +285,12 @@ def is_person_name(name: str) -> bool:
 
 BODY_BYLINE = re.compile(r"^\s*by\s+(.{3,80})$", re.I)
 BARE_NAME = re.compile(r"^(?:[A-Z][\w’'.-]*\s+){1,3}[A-Z][\w’'.-]*$")
+# Title-case words that open sections, not names ("Key Findings", "Watch Live").
+HEADING_WORDS = {
+    "key", "findings", "summary", "introduction", "update", "updates", "watch", "live", "photos", "video",
+    "analysis", "opinion", "review", "editorial", "breaking", "latest", "top", "highlights", "related",
+    "background", "what", "how", "why", "the", "our", "your", "read", "more", "share", "follow", "listen",
+}
 
 
 def split_body_byline(text: str, authors: list[str], outlets: list[str]) -> tuple[str, list[str]]:
@@ -296,7 +302,8 @@ def split_body_byline(text: str, authors: list[str], outlets: list[str]) -> tupl
     first, _, rest = text.partition("\n\n")
     match = BODY_BYLINE.match(first)
     candidate = match.group(1) if match else first
-    if not rest or not (match or (BARE_NAME.match(first) and not first.isupper())):
+    bare = BARE_NAME.match(first) and not first.isupper() and not HEADING_WORDS & set(first.lower().split())
+    if not rest or not (match or bare):
         return text, authors
     names = clean_author_names([candidate], outlets)
     known = {n.lower() for n in authors}

@@ -193,3 +193,21 @@ def test_lone_surrogate_in_jsonld_is_replaced(tmp_path):
     assert article.title == "Storm ? warning"
     json_line = __import__("json").dumps(article.to_dict(), ensure_ascii=False)
     json_line.encode("utf-8")  # printable and indexable
+
+
+@pytest.mark.parametrize(
+    ("text", "authors", "expected_text", "expected_authors"),
+    [
+        ("By Jane Doe and John Roe\n\nBody.", [], "Body.", ["Jane Doe", "John Roe"]),
+        ("By Jane Doe\n\nBody.", ["Jane Doe"], "Body.", ["Jane Doe"]),
+        ("Jane Doe\n\nBody.", [], "Body.", ["Jane Doe"]),
+        ("Key Findings\n\nBody.", [], "Key Findings\n\nBody.", []),
+        ("GIRLS BASKETBALL\n\nBody.", [], "GIRLS BASKETBALL\n\nBody.", []),
+        ("John Roe\n\nBody.", ["Jane Doe"], "John Roe\n\nBody.", ["Jane Doe"]),
+        ("Bay Chronicle Staff\n\nBody.", [], "Bay Chronicle Staff\n\nBody.", []),
+    ],
+)
+def test_split_body_byline(text, authors, expected_text, expected_authors):
+    from pipeline.extract_meta import split_body_byline
+
+    assert split_body_byline(text, authors, ["Bay Chronicle"]) == (expected_text, expected_authors)
