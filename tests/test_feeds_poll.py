@@ -253,3 +253,18 @@ def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_pa
     assert "demo-world" in listing and "healthy" in listing
     hits = es.search(index=settings.articles_alias, query={"match": {"title": "glaciers"}}).body["hits"]["hits"]
     assert hits and hits[0]["_source"]["status"] == "pending"
+
+
+def test_first_poll_on_a_fresh_cluster_creates_the_indices(wire, es, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 2)))
+    result = poll_feed(feed_at(wire), es, settings)  # no ensure_indices beforehand
+    assert result.new_count == 2
+    assert es.indices.exists_alias(name=settings.articles_alias) and es.indices.exists_alias(name=settings.feeds_alias)
+
+
+def test_private_addresses_are_refused_unless_allowed(wire, ready, settings):
+    wire.put("/test.xml", rss(stories(wire.base_url, "world", 1)))
+    strict = settings.model_copy(update={"allow_private_addresses": False})
+    result = poll_feed(feed_at(wire), ready, strict)
+    assert result.status == "failed" and result.error["reason"] == "private_address"
+    assert wire.hits("/test.xml") == 0
