@@ -117,6 +117,15 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def bench_settings(registry: Path, workers: int) -> Settings:
+    """Settings for the run: own index prefix, loopback allowed, politeness sized for one host."""
+    return Settings(
+        es_url=os.environ.get("WIREDESK_ES_URL", "http://127.0.0.1:9201"), index_prefix=f"wdbench-feeds-{uuid.uuid4().hex[:8]}",
+        feeds_file=registry, allow_private_addresses=True, per_host_delay=0.0,
+        per_host_concurrency=workers, feed_poll_workers=workers,
+    )
+
+
 def main() -> int:
     """Run the benchmark and write its JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -129,11 +138,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-feeds-"))
     names = write_feeds(folder, base, args.feeds)
     write_registry(folder / "feeds.yaml", base, names)
-    settings = Settings(
-        es_url=os.environ.get("WIREDESK_ES_URL", "http://127.0.0.1:9201"), index_prefix=f"wdbench-feeds-{uuid.uuid4().hex[:8]}",
-        feeds_file=folder / "feeds.yaml", allow_private_addresses=True, per_host_delay=0.0,
-        per_host_concurrency=args.workers, feed_poll_workers=args.workers,
-    )
+    settings = bench_settings(folder / "feeds.yaml", args.workers)
     wire, es = start_wire(folder, port), connect(settings)
     try:
         ensure_indices(es, settings)

@@ -371,6 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.answer(head=False)
 
     def answer(self, head: bool) -> None:
+        """Log the request, play any scripted fault, else serve the document (or 304/404)."""
         path = self.path.split("#", 1)[0]
         self.replay.log(self.command, path, dict(self.headers))
         fault = self.replay.take_fault(path)
@@ -414,6 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, body: bytes, ctype: str | None, *, doc: Document | None = None,
              head: bool = False, extra: dict | None = None) -> None:
+        """Write one response with validators and an exact Content-Length (keep-alive safe)."""
         self.send_response(status)
         if ctype:
             self.send_header("Content-Type", ctype)
