@@ -12,7 +12,7 @@ function renderQuotes(quotes) {
   if (!attributed.length) return "";
   return "<h2>Quotes</h2>" + attributed.map((q) => `
     <blockquote class="quote-card"><p><strong class="speaker">${wd.escape(q.speaker || "unattributed")}</strong>
-      — “${wd.escape(q.text)}”</p></blockquote>`).join("");
+      — ${wd.quoted(q)}</p></blockquote>`).join("");
 }
 
 function renderText(text) {

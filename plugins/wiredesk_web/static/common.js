@@ -12,6 +12,11 @@ const wd = {
     return wd.escape(fragment).replace(/&lt;(\/?)mark&gt;/g, "<$1mark>");
   },
 
+  // Direct words in quotation marks; reported (indirect) speech without, so a paraphrase never reads as a quote.
+  quoted(quote) {
+    return quote.kind === "indirect" ? `<span class="reported">${wd.escape(quote.text)}</span>` : `“${wd.escape(quote.text)}”`;
+  },
+
   day(iso) {
     return iso ? String(iso).slice(0, 10) : "";
   },

@@ -61,7 +61,7 @@ function renderFacets(facets, params) {
     if (!buckets.length) return "";
     const items = buckets.map((b) => `
       <li><button type="button" class="facet" data-param="${param}" data-value="${wd.escape(b.value)}"
-        aria-pressed="${active.includes(b.value)}"><span class="name">${wd.escape(b.value)}</span>
+        aria-pressed="${active.includes(b.value)}" title="${wd.escape(b.value)}"><span class="name">${wd.escape(b.value)}</span>
         <span class="count">${b.count}</span></button></li>`).join("");
     return `<section class="facet-group" data-facet="${key}"><h3>${label}</h3><ul>${items}</ul></section>`;
   }).join("");
@@ -122,7 +122,7 @@ function renderCards(result) {
   }
   box.innerHTML = result.cards.map((c) => `
     <blockquote class="quote-card">
-      <p><strong class="speaker">${wd.escape(c.speaker)}</strong> — “${wd.escape(c.text)}”</p>
+      <p><strong class="speaker">${wd.escape(c.speaker)}</strong> — ${wd.quoted(c)}</p>
       <footer><a href="article?id=${encodeURIComponent(c.article.id)}">${wd.escape(c.article.title || c.article.url)}</a>
         <span class="meta">${wd.escape(c.article.source || "")} · ${wd.day(c.article.published_at)}</span></footer>
     </blockquote>`).join("");
