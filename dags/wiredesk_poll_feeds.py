@@ -6,6 +6,7 @@ GET, per-host politeness), record new items as *pending* in Elasticsearch, and a
 the `wiredesk://articles/pending` asset so the ingest DAG starts. Nothing new, no asset event.
 """
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -13,7 +14,8 @@ from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback, dag, tas
 
 from wiredesk_assets import PENDING_ITEMS
 
-POLL_EVERY_MINUTES = 5
+# Parse-time constant from the environment (no Variables or network at import): 5 by default.
+POLL_EVERY_MINUTES = float(os.environ.get("WIREDESK_POLL_MINUTES", "5"))
 
 
 @dag(
