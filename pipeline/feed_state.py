@@ -71,6 +71,9 @@ def ensure_ready(es, settings: Settings) -> None:
     """Create the indices and aliases when they are missing (first poll on a fresh cluster)."""
     from pipeline.index import ensure_indices
 
+    # A cheap read first: putting templates is a cluster-state update, slow on a busy cluster.
+    if es_call(es.indices.exists_alias, name=[settings.articles_alias, settings.feeds_alias]):
+        return
     es_call(ensure_indices, es, settings)
 
 

@@ -4,6 +4,7 @@ moves, dedup across feeds, and durability when the process dies between items an
 from __future__ import annotations
 
 import argparse
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,8 +15,9 @@ from pipeline.errors import RetryableError
 from pipeline.feed_registry import Feed
 from pipeline.feed_state import load_states, parse_iso, utcnow
 from pipeline.feeds import due_feeds, poll_feed, poll_feeds, run_feeds_command
-from pipeline.index import doc_id, ensure_indices
+from pipeline.index import connect, delete_indices, doc_id, ensure_indices
 from pipeline.replay import DEMO_ROOT, ReplayServer
+from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -26,10 +28,43 @@ def wire():
         yield server
 
 
+@pytest.fixture(scope="module")
+def shared_indices(es_url, tmp_path_factory):
+    """One set of indices for the module: creating them per test costs seconds on a busy cluster."""
+    settings = Settings(es_url=es_url, index_prefix=f"wdtest-feeds-{uuid.uuid4().hex[:10]}",
+                        data_dir=tmp_path_factory.mktemp("data"), allow_private_addresses=True, per_host_delay=0.0)
+    client = connect(settings)
+    ensure_indices(client, settings)
+    yield settings, client
+    delete_indices(client, settings)
+    client.close()
+
+
+@pytest.fixture
+def settings(shared_indices):
+    """This module's settings (shared indices); every document is removed after each test."""
+    settings, client = shared_indices
+    yield settings
+    wipe(client, settings)
+
+
+@pytest.fixture
+def es(shared_indices):
+    return shared_indices[1]
+
+
 @pytest.fixture
 def ready(es, settings):
-    ensure_indices(es, settings)
     return es
+
+
+def wipe(client, settings) -> None:
+    """Delete every document of both aliases (no delete-by-query on a core-only cluster)."""
+    aliases = [settings.articles_alias, settings.feeds_alias]
+    client.indices.refresh(index=aliases)
+    hits = client.search(index=aliases, size=10000, source=False).body["hits"]["hits"]
+    if hits:
+        client.bulk(operations=[{"delete": {"_index": h["_index"], "_id": h["_id"]}} for h in hits], refresh=True)
 
 
 def feed_at(wire, path="/test.xml", name="test", **kw) -> Feed:
@@ -257,9 +292,13 @@ def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_pa
 
 def test_first_poll_on_a_fresh_cluster_creates_the_indices(wire, es, settings):
     wire.put("/test.xml", rss(stories(wire.base_url, "world", 2)))
-    result = poll_feed(feed_at(wire), es, settings)  # no ensure_indices beforehand
-    assert result.new_count == 2
-    assert es.indices.exists_alias(name=settings.articles_alias) and es.indices.exists_alias(name=settings.feeds_alias)
+    fresh = settings.model_copy(update={"index_prefix": f"wdtest-fresh-{uuid.uuid4().hex[:10]}"})
+    try:
+        result = poll_feed(feed_at(wire), es, fresh)  # no ensure_indices beforehand
+        assert result.new_count == 2
+        assert es.indices.exists_alias(name=fresh.articles_alias) and es.indices.exists_alias(name=fresh.feeds_alias)
+    finally:
+        delete_indices(es, fresh)
 
 
 def test_private_addresses_are_refused_unless_allowed(wire, ready, settings):
