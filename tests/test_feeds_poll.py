@@ -108,6 +108,16 @@ def test_conditional_headers_sent_and_304_is_cheap(wire, ready, settings):
     assert state["etag"] == sent["If-None-Match"]
 
 
+def test_second_full_poll_of_the_same_items_creates_nothing(wire, ready, settings):
+    items = stories(wire.base_url, "world", 3)
+    wire.put("/test.xml", rss(items, title="Edition 1"))
+    poll_feed(feed_at(wire), ready, settings)
+    wire.put("/test.xml", rss(items, title="Edition 2"))  # new ETag, same stories: a full 200
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert (result.status, result.http_status, result.items_seen, result.new_count) == ("ok", 200, 3, 0)
+    assert len(stored(ready, settings)) == 3
+
+
 def test_second_poll_of_changed_feed_creates_only_the_new_story(wire, ready, settings):
     items = stories(wire.base_url, "world", 3)
     wire.put("/test.xml", rss(items))
