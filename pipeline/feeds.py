@@ -39,7 +39,7 @@ from pipeline.feed_state import (
     success_interval,
     utcnow,
 )
-from pipeline.http import RobotsCache, build_client, get_limiter, get_robots, parse_retry_after, polite_get
+from pipeline.http import RobotsCache, build_client, get_limiter, get_robots, host_key, parse_retry_after, polite_get
 from pipeline.index import bulk_write, doc_id
 from pipeline.settings import Settings
 
@@ -330,10 +330,22 @@ def select_feeds(es, settings: Settings, names) -> list[Feed]:
     return feeds
 
 
+def interleave_by_host(feeds: list[Feed]) -> list[Feed]:
+    """Feeds reordered round-robin across hosts, so workers do not queue behind one host's delay."""
+    by_host: dict[str, list[Feed]] = {}
+    for feed in feeds:
+        by_host.setdefault(host_key(feed.url), []).append(feed)
+    queues = list(by_host.values())
+    ordered = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        ordered.extend(q[i] for q in queues if i < len(q))
+    return ordered
+
+
 def poll_feeds(es, settings: Settings, names=None) -> list[PollResult]:
     """Poll the due feeds (or the named ones) concurrently; per-host politeness still applies."""
     ensure_ready(es, settings)
-    feeds = select_feeds(es, settings, names)
+    feeds = interleave_by_host(select_feeds(es, settings, names))
     if not feeds:
         return []
     with build_client(settings) as client:

@@ -14,7 +14,7 @@ from feeds_support import rss, stories, with_registry, write_registry
 from pipeline.errors import RetryableError
 from pipeline.feed_registry import Feed
 from pipeline.feed_state import load_states, parse_iso, utcnow
-from pipeline.feeds import due_feeds, poll_feed, poll_feeds, run_feeds_command
+from pipeline.feeds import due_feeds, interleave_by_host, poll_feed, poll_feeds, run_feeds_command
 from pipeline.index import connect, delete_indices, doc_id, ensure_indices
 from pipeline.replay import DEMO_ROOT, ReplayServer
 from pipeline.settings import Settings
@@ -317,3 +317,9 @@ def test_private_addresses_are_refused_unless_allowed(wire, ready, settings):
     result = poll_feed(feed_at(wire), ready, strict)
     assert result.status == "failed" and result.error["reason"] == "private_address"
     assert wire.hits("/test.xml") == 0
+
+
+def test_interleave_by_host_spreads_one_hosts_feeds():
+    feeds = [Feed(name=f"f{i}", url=f"https://{host}.example/{i}.xml") for i, host in enumerate("aaabc")]
+    order = [f.url.split("//")[1][0] for f in interleave_by_host(feeds)]
+    assert order == ["a", "b", "c", "a", "a"]
