@@ -27,40 +27,39 @@ MIN_PRECISION_SHARE = 0.5
 MIN_BODY_CHARS = 150
 # Boilerplate markers are only trusted on short lines; long lines are prose that may quote them.
 MAX_BOILERPLATE_LINE = 250
-BOILERPLATE_LINES = [
-    re.compile(pattern, re.I)
-    for pattern in (
-        r"^(read more|also read|read next|read also|see more|see also|related( posts?| articles?| stories| content| coverage)?"
-        r"|you may also like|more|also|don'?t miss|most read( in [\w ]+)?|recommended( for you)?|trending( now)?"
-        r"|more from [\w’' .]+)\s*([:|.…]+.*)?$",
-        r"\b(sign up|subscribe|signing up)\b.{0,80}\b(newsletters?|inbox|updates|alerts)\b",
-        r"^(follow|like)\b.{0,60}\b(on|at)\b.{0,40}\b(twitter|facebook|instagram|google news|x|linkedin|tiktok|youtube|whatsapp)\b",
-        r"^\d*\s*comments?\s*$",
-        r"^(got a story|do you have a story|have a (news )?tip|got a tip)\b",
-        r"^our standards:",
-        r"this copy is for your personal, non-commercial use",
-        r"\bclick here\b",
-        r"^tell us what you think",
-        r"(?-i:\[[A-Z][A-Z ]{2,11}\])\W*$",  # "[VIDEO]", "[INSIGHT]": tabloid related-story links (not "[sic]")
-        r"\[/\w+\]",  # leftover CMS shortcodes ("[button ...]...[/button]")
-        r"^pictured\b",  # photo captions
-        r"^(image|photo|picture|credit|photograph)s?\s*:",
-        r"^(log ?in|sign ?in) or (create|register)",
-        r"^(advertisement|article content|share this article|share|tweet|email|print)$",
-        r"you must confirm your public display name|please logout and then login again",
-        r"^for (the latest|more) .{0,60}(news|stories)\b.{0,80}(sign up|newsletter|check|visit)",
-        r"^enjoying our latest content|^thank you for visiting",
-        r"if you enjoyed this article",
-        r"^sign up\b.{0,100}$",
-        r"^(additional )?(reporting|writing|editing|compiled|produced) by\b.{0,200}$",
-        r"^\[\d+/\d+\]",
-        r"^(posted|updated|published|last updated)( on)?:?$",
-        r"^(an error has occurred|something went wrong)\b",
-        r"^this article has been sent to",
-        r"^thank you( for (reading|subscribing|signing up))?[.!]?$",
-        r"^(write to|contact|email) .{0,60}\S+@\S+\.\w+$",
-    )
-]
+BOILERPLATE_PATTERNS = (
+    r"^(read more|also read|read next|read also|see more|see also|related( posts?| articles?| stories| content| coverage)?"
+    r"|you may also like|more|also|don'?t miss|most read( in [\w ]+)?|recommended( for you)?|trending( now)?"
+    r"|more from [\w’' .]+)\s*([:|.…]+.*)?$",
+    r"\b(sign up|subscribe|signing up)\b.{0,80}\b(newsletters?|inbox|updates|alerts)\b",
+    r"^(follow|like)\b.{0,60}\b(on|at)\b.{0,40}\b(twitter|facebook|instagram|google news|x|linkedin|tiktok|youtube|whatsapp)\b",
+    r"^\d*\s*comments?\s*$",
+    r"^(got a story|do you have a story|have a (news )?tip|got a tip)\b",
+    r"^our standards:",
+    r"this copy is for your personal, non-commercial use",
+    r"\bclick here\b",
+    r"^tell us what you think",
+    r"(?-i:\[[A-Z][A-Z ]{2,11}\])\W*$",  # "[VIDEO]", "[INSIGHT]": tabloid related-story links (not "[sic]")
+    r"\[/\w+\]",  # leftover CMS shortcodes ("[button ...]...[/button]")
+    r"^pictured\b",  # photo captions
+    r"^(image|photo|picture|credit|photograph)s?\s*:",
+    r"^(log ?in|sign ?in) or (create|register)",
+    r"^(advertisement|article content|share this article|share|tweet|email|print)$",
+    r"you must confirm your public display name|please logout and then login again",
+    r"^for (the latest|more) .{0,60}(news|stories)\b.{0,80}(sign up|newsletter|check|visit)",
+    r"^enjoying our latest content|^thank you for visiting",
+    r"if you enjoyed this article",
+    r"^sign up\b.{0,100}$",
+    r"^(additional )?(reporting|writing|editing|compiled|produced) by\b.{0,200}$",
+    r"^\[\d+/\d+\]",
+    r"^(posted|updated|published|last updated)( on)?:?$",
+    r"^(an error has occurred|something went wrong)\b",
+    r"^this article has been sent to",
+    r"^thank you( for (reading|subscribing|signing up))?[.!]?$",
+    r"^(write to|contact|email) .{0,60}\S+@\S+\.\w+$",
+)
+# One alternation: a single regex pass per line instead of one per pattern.
+BOILERPLATE_LINE = re.compile("|".join(f"(?:{pattern})" for pattern in BOILERPLATE_PATTERNS), re.I)
 # A headline or standfirst repeated at the top of the body matches the page's own at this word F1.
 TITLE_MATCH = 0.8
 SUMMARY_MATCH = 0.9
@@ -71,7 +70,8 @@ def run_trafilatura(tree, **options) -> str:
     """trafilatura's body text for a copy of tree (paragraphs separated by newlines)."""
     from trafilatura import bare_extraction
 
-    document = bare_extraction(deepcopy(tree), include_comments=False, with_metadata=False, **options)
+    # no copy here: bare_extraction copies an element it is given before changing anything
+    document = bare_extraction(tree, include_comments=False, with_metadata=False, **options)
     return (document.text or "") if document is not None else ""
 
 
@@ -120,7 +120,7 @@ def rescue_text(tree, html: str) -> tuple[str, str]:
 
 def is_boilerplate(line: str) -> bool:
     """A short line that matches a known non-article pattern."""
-    return len(line) < MAX_BOILERPLATE_LINE and any(p.search(line) for p in BOILERPLATE_LINES)
+    return len(line) < MAX_BOILERPLATE_LINE and BOILERPLATE_LINE.search(line) is not None
 
 
 def drop_repeated_heading(lines: list[str], titles: list[str], summary: str | None) -> list[str]:
