@@ -137,7 +137,6 @@ def render_seed_page(text: str, published: str) -> bytes:
 <script type="application/ld+json">{json.dumps(ld, ensure_ascii=False)}</script></head>
 <body><header><nav><a href="/">Demo Wire</a></nav></header>
 <main><article><h1>{html.escape(headline)}</h1>
-<p class="dateline">{html.escape(dateline)}</p>
 <time datetime="{published}">{published}</time>
 {body}
 </article></main><footer><p>Demo wire: rendered locally for the demonstration.</p></footer></body></html>
