@@ -63,6 +63,9 @@ BOILERPLATE_LINE = re.compile("|".join(f"(?:{pattern})" for pattern in BOILERPLA
 # A headline or standfirst repeated at the top of the body matches the page's own at this word F1.
 TITLE_MATCH = 0.8
 SUMMARY_MATCH = 0.9
+# A repeated paragraph shorter than this may be a legitimate refrain; longer copies are page furniture.
+MIN_CAPTION_CHARS = 40
+SENTENCE_ENDINGS = (".", "!", "?", '"', "”", "'", "’", ")")
 LIST_ITEM = re.compile(r"^\s*[-•*]\s+")
 
 
@@ -146,11 +149,24 @@ def drop_leading_list(lines: list[str]) -> list[str]:
     return lines
 
 
+def drop_repeated_captions(lines: list[str]) -> list[str]:
+    """Drop later copies of a paragraph that lack closing punctuation: image captions and pull quotes."""
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        key = re.sub(r"\W+", " ", line).strip().lower()
+        if len(key) > MIN_CAPTION_CHARS and key in seen and not line.endswith(SENTENCE_ENDINGS):
+            continue
+        seen.add(key)
+        kept.append(line)
+    return kept
+
+
 def clean_body(text: str, titles: list[str], summary: str | None) -> str:
     """Paragraphs of text without repeated heading, leading key points or boilerplate, joined by blank lines."""
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line and not is_boilerplate(line)]
-    lines = drop_leading_list(drop_repeated_heading(lines, titles, summary))
+    lines = drop_leading_list(drop_repeated_heading(drop_repeated_captions(lines), titles, summary))
     return "\n\n".join(lines)
 
 

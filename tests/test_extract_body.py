@@ -129,3 +129,9 @@ def test_company_sentence_inside_prose_is_kept():
 @pytest.mark.parametrize("line", ["An error has occurred, please try again later.", "Thank you", "Write to Jane Doe at jane.doe@example.com"])
 def test_widget_and_contact_lines_are_boilerplate(line):
     assert is_boilerplate(line)
+
+
+def test_repeated_caption_is_dropped_but_repeated_sentence_kept():
+    caption = "The harbour board approved the dredging plan on Monday after a two-hour debate"
+    text = "\n".join([PROSE[0], PROSE[1], caption, PROSE[2], PROSE[1]])
+    assert clean_body(text, [], None).split("\n\n") == [PROSE[0], PROSE[1], PROSE[2], PROSE[1]]
