@@ -111,6 +111,7 @@ def page_with_charset(declared: str, body: str = ACCENTED) -> str:
         (page_with_charset("utf-8").encode("utf-16"), "utf-16 with BOM"),
         (b"\xef\xbb\xbf" + page_with_charset("utf-8").encode("utf-8"), "utf-8 with BOM"),
         (page_with_charset("no-such-charset").encode("utf-8"), "unknown charset name"),
+        (('<?xml version="1.0" encoding="ISO-8859-1"?>' + page_with_charset("iso-8859-1")).encode("latin-1"), "XHTML with XML declaration"),
     ],
 )
 def test_misdeclared_charset_is_decoded(encoded, label, settings):
