@@ -9,6 +9,7 @@ name that fits several people stays its own entity rather than being guessed.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import unicodedata
@@ -81,7 +82,7 @@ def fold(name: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def clean_span(span, offset: int) -> Mention | None:
+def clean_span(span, offset: int, doc_text: str) -> Mention | None:
     """Trim articles, titles (people only), possessives and punctuation off a spaCy entity span."""
     tokens = list(span)
     while tokens and tokens[0].lower_ in LEADING_WORDS:
@@ -98,7 +99,6 @@ def clean_span(span, offset: int) -> Mention | None:
         tokens = trim_tail(tokens)
     if not tokens:
         return None
-    doc_text = span.doc.text
     start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
     while start < end and doc_text[start] in TRIM_CHARS:
         start += 1
@@ -134,9 +134,10 @@ def collect_mentions(chunks) -> list[Mention]:
     """Cleaned name-like mentions of every chunk, in text order."""
     mentions = []
     for chunk in chunks:
+        chunk_text = chunk.doc.text  # built on each access: once per chunk
         for span in chunk.doc.ents:
             if span.label_ in NAME_LABELS:
-                mention = clean_span(span, chunk.offset)
+                mention = clean_span(span, chunk.offset, chunk_text)
                 if mention is not None:
                     mentions.append(mention)
     return mentions
@@ -172,6 +173,10 @@ class EntityIndex:
 
     def __init__(self, mentions: list[Mention]):
         self.entities: list[Entity] = group_full_names(mentions)
+        self.surnames: dict[str, list[Entity]] = {}
+        for person in self.entities:
+            for key in {fold(a).split()[-1] for a in person.aliases}:
+                self.surnames.setdefault(key, []).append(person)
         self.by_span: dict[tuple[int, int], Entity] = {m: e for e in self.entities for m in e.mentions}
         self.by_key: dict[tuple[str, str], Entity] = {}
         for m in mentions:
@@ -184,8 +189,7 @@ class EntityIndex:
 
     def people_with_surname(self, word: str) -> list[Entity]:
         """Multi-word people whose last (or only distinctive) name is ``word``."""
-        key = fold(word)
-        return [e for e in self.entities if e.label == "PERSON" and any(fold(a).split()[-1] == key for a in e.aliases if " " in a)]
+        return self.surnames.get(fold(word), [])
 
     def add_short(self, m: Mention) -> None:
         """Attach a mention to a person by surname, else to the entity with the same text."""
@@ -228,16 +232,20 @@ def majority_label(entity: Entity, mentions: list[Mention]) -> str:
 def find_unmarked(text: str, mentions: list[Mention], index: "EntityIndex") -> list[Mention]:
     """Occurrences the model missed of names it found elsewhere in the article ("Lebed" the tenth
     time): exact, capitalised, whole-word repeats of an alias or a resolved person's surname."""
-    taken = bytearray(len(text))
-    for m in mentions:
-        taken[m.start:m.end] = b"\x01" * (m.end - m.start)
+    names = repeatable_names(index)
+    if not names:
+        return []
+    taken = sorted((m.start, m.end) for m in mentions)
+    starts = [s for s, _ in taken]
+    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     found = []
-    for surface, entity in repeatable_names(index).items():
-        for match in re.finditer(r"(?<![\w'’.-])" + re.escape(surface) + r"(?![\w'’-])", text):
-            s, e = match.span()
-            if not any(taken[s:e]):
-                taken[s:e] = b"\x01" * (e - s)
-                found.append(Mention(s, e, surface, entity.label))
+    for match in re.finditer(r"(?<![\w'’.-])(?:" + alternation + r")(?![\w'’-])", text):
+        s, e = match.span()
+        k = bisect.bisect_right(starts, s)
+        before, after = taken[k - 1] if k else None, taken[k] if k < len(taken) else None
+        if (before and before[1] > s) or (after and after[0] < e):
+            continue  # part of a mention the model already made
+        found.append(Mention(s, e, match.group(), names[match.group()].label))
     return found
 
 

@@ -19,15 +19,11 @@ BATCH_SIZE = 64
 
 @dataclass(frozen=True)
 class Chunk:
-    """One parsed paragraph: ``doc`` covers ``text[offset:offset + len(doc.text)]``."""
+    """One parsed paragraph: ``doc`` covers ``text[offset:end]`` of the article."""
 
     offset: int
+    end: int
     doc: object  # spacy.tokens.Doc; typed loosely so importing this module stays cheap
-
-    @property
-    def end(self) -> int:
-        """Character offset just past this chunk in the article text."""
-        return self.offset + len(self.doc.text)
 
 
 @lru_cache(maxsize=4)
@@ -80,7 +76,7 @@ def parse_texts(texts: Iterable[str], nlp) -> Iterator[list[Chunk]]:
         pieces = [text[s:e] for text, spans in pending for s, e in spans]
         docs = iter(nlp.pipe(pieces, batch_size=BATCH_SIZE))
         for _, spans in pending:
-            yield [Chunk(start, next(docs)) for start, _ in spans]
+            yield [Chunk(start, end, next(docs)) for start, end in spans]
         pending.clear()
 
     count = 0
