@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import json
 import threading
 
 import httpx
@@ -73,11 +75,22 @@ def test_index_feeds_by_url(es_client, es_settings):
 
 
 class FaultyProxy(http.server.ThreadingHTTPServer):
-    """Forwards to Elasticsearch but answers the first ``failures`` bulk requests with an error status."""
+    """Forwards to Elasticsearch, failing on purpose: whole bulk requests answered with ``statuses``,
+    then ``reject_items`` bulk requests whose first item is rejected with a per-item 429."""
 
-    def __init__(self, upstream: str, statuses: list[int]):
-        self.upstream, self.statuses, self.bulk_calls = upstream, list(statuses), 0
+    def __init__(self, upstream: str, statuses: list[int], reject_items: int = 0):
+        self.upstream, self.statuses, self.reject_items = upstream, list(statuses), reject_items
+        self.bulk_calls, self.bulk_items, self.bulk_bytes = 0, [], []
         super().__init__(("127.0.0.1", 0), ProxyHandler)
+
+
+def reject_first_item(lines: list[bytes]) -> tuple[list[bytes], dict]:
+    """The bulk body without its first action, and the 429 item to report for it."""
+    action = json.loads(lines[0])
+    op, meta = next(iter(action.items()))
+    item = {op: {"_index": meta.get("_index"), "_id": meta.get("_id"), "status": 429,
+                 "error": {"type": "es_rejected_execution_exception", "reason": "rejected by the test proxy"}}}
+    return lines[2:], item  # index/create/update actions are two lines
 
 
 class ProxyHandler(http.server.BaseHTTPRequestHandler):
@@ -87,15 +100,30 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     def forward(self):
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         server: FaultyProxy = self.server  # type: ignore[assignment]
+        rejected = None
         if "_bulk" in self.path:
             server.bulk_calls += 1
+            lines = [line for line in body.split(b"\n") if line.strip()]
+            server.bulk_items.append(len(lines) // 2)
+            server.bulk_bytes.append(len(body))
             if server.statuses:
                 status = server.statuses.pop(0)
                 payload = b'{"error":{"type":"es_rejected_execution_exception","reason":"queue full"},"status":%d}' % status
                 return self.reply(status, payload, "application/json")
+            if server.reject_items:
+                server.reject_items -= 1
+                lines, rejected = reject_first_item(lines)
+                body = b"\n".join(lines) + b"\n"
+        if rejected and not lines:  # nothing left to forward
+            return self.reply(200, json.dumps({"took": 0, "errors": True, "items": [rejected]}).encode(), "application/json")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
         resp = httpx.request(self.command, self.server.upstream + self.path, content=body, headers=headers)
-        self.reply(resp.status_code, resp.content, resp.headers.get("content-type", "application/json"))
+        payload = resp.content
+        if rejected:
+            answer = resp.json()
+            answer["errors"], answer["items"] = True, [rejected, *answer["items"]]
+            payload = json.dumps(answer).encode()
+        self.reply(resp.status_code, payload, resp.headers.get("content-type", "application/json"))
 
     def reply(self, status, payload, ctype):
         self.send_response(status)
@@ -108,33 +136,53 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = forward
 
 
-@pytest.mark.parametrize("statuses", [[429], [503, 429], [429, 429, 503]])
-def test_bulk_retries_rejections_with_backoff(es_client, es_settings, statuses):
-    proxy = FaultyProxy(es_settings.effective_es_url, statuses)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
+@contextlib.contextmanager
+def through_proxy(settings, statuses=(), reject_items=0, **overrides):
+    """Settings and a client that reach Elasticsearch through a FaultyProxy (no client-level retries)."""
+    proxy = FaultyProxy(settings.effective_es_url, list(statuses), reject_items)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    update = {"es_url": f"http://127.0.0.1:{proxy.server_port}", "es_max_retries": 0, "bulk_initial_backoff": 0.02}
+    via_proxy = settings.model_copy(update={**update, **overrides})
     try:
-        via_proxy = es_settings.model_copy(
-            update={"es_url": f"http://127.0.0.1:{proxy.server_port}", "es_max_retries": 0, "bulk_initial_backoff": 0.05}
-        )
-        result = index.index_articles(index.connect(via_proxy), via_proxy, make_articles(20), refresh=True)
+        yield proxy, via_proxy, index.connect(via_proxy)
     finally:
         proxy.shutdown()
+
+
+@pytest.mark.parametrize("statuses", [[429], [503, 429], [429, 429, 503]])
+def test_bulk_retries_rejected_requests_with_backoff(es_client, es_settings, statuses):
+    with through_proxy(es_settings, statuses) as (proxy, via_proxy, client):
+        result = index.index_articles(client, via_proxy, make_articles(20), refresh=True)
     assert (result.succeeded, result.failed) == (20, 0)
     assert proxy.bulk_calls == len(statuses) + 1
     assert count(es_client, es_settings) == 20
 
 
+@pytest.mark.parametrize("rejections", [1, 3])
+def test_bulk_retries_rejected_items(es_client, es_settings, rejections):
+    with through_proxy(es_settings, reject_items=rejections) as (proxy, via_proxy, client):
+        result = index.index_articles(client, via_proxy, make_articles(10), refresh=True)
+    assert (result.succeeded, result.failed) == (10, 0)
+    assert proxy.bulk_items == [10, 1, 1, 1][: rejections + 1]  # only the rejected item is sent again
+    assert count(es_client, es_settings) == 10
+
+
+@pytest.mark.parametrize(
+    "overrides,check",
+    [
+        ({"bulk_chunk_docs": 4}, lambda p: p.bulk_items == [4, 4, 4, 4, 4]),
+        ({"bulk_chunk_bytes": 8_000}, lambda p: len(p.bulk_items) > 2 and max(p.bulk_bytes) <= 8_000),
+    ],
+)
+def test_bulk_chunks_by_count_and_bytes(es_client, es_settings, overrides, check):
+    with through_proxy(es_settings, **overrides) as (proxy, via_proxy, client):
+        result = index.index_articles(client, via_proxy, make_articles(20))
+    assert result.succeeded == 20 and check(proxy), (proxy.bulk_items, proxy.bulk_bytes)
+
+
 def test_rejections_beyond_retries_are_reported(es_client, es_settings):
-    proxy = FaultyProxy(es_settings.effective_es_url, [429] * 3)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        via_proxy = es_settings.model_copy(
-            update={"es_url": f"http://127.0.0.1:{proxy.server_port}", "es_max_retries": 0,
-                    "bulk_initial_backoff": 0.01, "bulk_max_retries": 2}
-        )
-        result = index.index_articles(index.connect(via_proxy), via_proxy, make_articles(5))
-    finally:
-        proxy.shutdown()
+    with through_proxy(es_settings, [429] * 3, bulk_max_retries=2) as (proxy, via_proxy, client):
+        result = index.index_articles(client, via_proxy, make_articles(5))
     assert result.succeeded == 0
     assert [f["status"] for f in result.failures] == [429] * 5
+    assert count(es_client, es_settings) == 0  # retryable failures are reported, not recorded as failed items
