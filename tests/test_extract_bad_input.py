@@ -124,21 +124,23 @@ def test_misdeclared_charset_is_decoded(encoded, label, settings):
 def test_huge_page_of_scripts_still_extracts(settings):
     bloat = "<script>var x = '" + "a" * 4_000_000 + "';</script><style>" + ".c{}" * 10_000 + "</style>"
     page = "<html><head><title>Tax row</title>" + bloat + "</head><body><article>" + PARAGRAPH * 6 + "</article></body></html>"
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: what the page costs, whatever the machine's load
     article = extract_article(page, settings=settings)
     assert "annual report on road repairs" in article.text
-    assert time.monotonic() - started < 15
+    assert time.process_time() - started < 10
 
 
 @pytest.mark.timeout(120)
-def test_huge_markup_is_cut_and_bounded(settings):
+def test_huge_markup_is_cut_and_bounded(tmp_path):
+    small_cap = Settings(data_dir=tmp_path, extract_max_parse_chars=200_000)
     block = "<div><p>Street lighting report number {} for the ward, with repairs listed by road and month.</p><a href='/x'>More</a></div>\n"
     page = "<html><body><article>" + "".join(block.format(i) for i in range(40_000)) + "</article></body></html>"
     assert len(page) > 4_000_000
-    started = time.monotonic()
-    article = extract_article(page, settings=settings)
+    started = time.process_time()
+    article = extract_article(page, settings=small_cap)
     assert "Street lighting report number 0 " in article.text
-    assert time.monotonic() - started < settings.extract_timeout
+    assert "number 39999 " not in article.text  # the tail beyond the cap is cut
+    assert time.process_time() - started < 10
 
 
 @pytest.mark.parametrize(
