@@ -48,7 +48,8 @@ PUBLISHED_META = (
     "pubdate", "publishdate", "publish-date", "publish_date", "published_time", "published-date",
     "article.published", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dcterms.issued",
     "dc.date", "dcterms.date", "date", "cxenseparse:recs:publishtime", "article_date_original",
-    "original-publish-date", "dcterms.created", "dc.date.created",
+    "original-publish-date", "dcterms.created", "dc.date.created", "article:published", "publication_date",
+    "date_published", "dc.date.published", "article_date", "og:pubdate", "displaydate", "release_date",
 )
 MODIFIED_META = (
     "article:modified_time", "og:updated_time", "og:article:modified_time", "datemodified",
