@@ -16,6 +16,7 @@ export AIRFLOW_HOME="$DATA/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
 export AIRFLOW__API__PORT="$PORT"
@@ -86,12 +87,9 @@ case "${1:-status}" in
     else echo "Airflow not running"; fi
     ;;
   setup)
-    # The pool that bounds concurrent Elasticsearch bulk writers, and the DAGs switched on.
-    airflow pools set elasticsearch "${WIREDESK_ES_POOL_SLOTS:-2}" "bounds concurrent Elasticsearch writers" >/dev/null
-    for dag in wiredesk_poll_feeds wiredesk_ingest_articles wiredesk_maintenance; do
-      for _ in $(seq 1 60); do airflow dags unpause "$dag" >/dev/null 2>&1 && break; sleep 2; done
-    done
-    echo "pool 'elasticsearch' set; DAGs unpaused"
+    # The pool that bounds concurrent Elasticsearch bulk writers (DAGs start unpaused: see above).
+    airflow pools set elasticsearch "${WIREDESK_ES_POOL_SLOTS:-2}" "bounds concurrent Elasticsearch writers" >/dev/null 2>&1
+    echo "pool 'elasticsearch' set"
     ;;
   status)
     if running; then echo "Airflow running (pid $(cat "$PIDFILE")) at http://127.0.0.1:$PORT"; else echo "Airflow not running"; exit 1; fi
