@@ -51,6 +51,8 @@ FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json,
 PERMANENT_MOVES = (301, 308)
 TEMPORARY_MOVES = (302, 303, 307)
 HTML_START = (b"<!doctype html", b"<html")
+MAX_VALIDATOR_CHARS = 512
+MAX_URL_CHARS = 4000
 
 
 @dataclass
@@ -113,6 +115,8 @@ def fetch_feed(client, state: dict, settings: Settings, robots: RobotsCache | No
         status = response.status_code
         if status in PERMANENT_MOVES + TEMPORARY_MOVES and response.headers.get("location"):
             url = urljoin(url, response.headers["location"].strip())
+            if len(url) > MAX_URL_CHARS:
+                raise PermanentError(f"redirect target longer than {MAX_URL_CHARS} characters", reason="bad_redirect")
             if status in PERMANENT_MOVES:
                 moved_to = url
             continue
@@ -217,11 +221,16 @@ def record_disabled(es, settings: Settings, state: dict, fetched: Fetched) -> di
     return record
 
 
+def usable_validator(value: str | None) -> str | None:
+    """An ETag/Last-Modified worth storing: absurdly long ones are dropped (they are keyword terms)."""
+    return value if value and len(value) <= MAX_VALIDATOR_CHARS else None
+
+
 def record_success(es, settings: Settings, feed: Feed, state: dict, fetched: Fetched,
                    parsed: ParsedFeed | None, new_count: int) -> None:
     """Save validators, counts and the next poll time after items are stored."""
     now = utcnow()
-    etag, last_modified = fetched.headers.get("etag"), fetched.headers.get("last-modified")
+    etag, last_modified = (usable_validator(fetched.headers.get(k)) for k in ("etag", "last-modified"))
     if fetched.status == 304:  # a 304 may omit the validators: keep the ones that worked
         etag, last_modified = etag or state.get("etag"), last_modified or state.get("last_modified")
     state.update(etag=etag, last_modified=last_modified,
@@ -229,7 +238,7 @@ def record_success(es, settings: Settings, feed: Feed, state: dict, fetched: Fet
                  consecutive_failures=0, error=None, last_poll_at=iso(now), last_success_at=iso(now))
     if parsed is not None:
         state["counts"]["seen"] = state["counts"].get("seen", 0) + len(parsed.items)
-        state.update(title=parsed.title or state.get("title"), site_url=parsed.site_url or state.get("site_url"),
+        state.update(title=parsed.title or state.get("title"), site_url=parsed.site_url[:MAX_URL_CHARS] or state.get("site_url"),
                      kind=parsed.version, parse_error=parsed.error, ttl_minutes=parsed.ttl_minutes)
         if parsed.language and not state.get("language"):
             state["language"] = parsed.language
