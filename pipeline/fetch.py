@@ -16,7 +16,7 @@ site controls:
 
 Reason codes: timeout, connect_error, network_error, dns_error, http_429, http_408, http_5xx,
 http_404, http_410, http_<4xx>, bad_redirect, too_many_redirects, too_large, not_html,
-robots_disallowed, robots_unavailable, blocked_address, bad_scheme, bad_url, decode_error,
+robots_disallowed, robots_unreachable, blocked_address, bad_scheme, bad_url, decode_error,
 empty_body.
 """
 
@@ -33,13 +33,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from functools import lru_cache
 
 import httpx
 
 from pipeline.errors import PermanentError, RetryableError, WiredeskError
-from pipeline.http import (HostLimiter, RobotsCache, build_client, check_url, get_limiter, is_public_address,
-                           parse_retry_after)
+from pipeline.http import (HostLimiter, RobotsCache, build_client, check_url, get_limiter, get_robots,
+                           is_public_address, parse_retry_after)
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRYABLE_4XX = frozenset({408, 425, 429})
 # Transient, but cached for minutes (robots.txt): retrying within this call cannot help.
-NOT_RETRIED_HERE = frozenset({"robots_unavailable"})
+NOT_RETRIED_HERE = frozenset({"robots_unreachable"})
 # Headers worth keeping with the page (dates for freshness, language, caching validators).
 KEPT_HEADERS = ("content-type", "content-length", "content-encoding", "content-language", "date",
                 "last-modified", "etag", "cache-control", "x-robots-tag", "link")
@@ -92,11 +91,9 @@ class Politeness:
     robots: RobotsCache | None = None
 
 
-@lru_cache(maxsize=8)
 def get_politeness(settings: Settings) -> Politeness:
-    """The process-wide politeness for these settings (shared limiter, one robots cache)."""
-    robots = RobotsCache(settings) if settings.respect_robots else None
-    return Politeness(get_limiter(settings), robots)
+    """The process-wide politeness for these settings: the limiter and robots cache every stage shares."""
+    return Politeness(get_limiter(settings), get_robots(settings) if settings.respect_robots else None)
 
 
 def fetch_page(url: str, settings: Settings, client: httpx.Client | None = None,
@@ -247,18 +244,8 @@ def check_robots(url: str, politeness: Politeness) -> float | None:
     robots = politeness.robots
     if robots is None:
         return None
-    if not robots.allowed(url):
-        if robots_unreachable(robots, url):
-            # RFC 9309: an unreachable robots.txt means "disallow for now", a transient state.
-            raise RetryableError(f"robots.txt unreachable for {url}", reason="robots_unavailable")
-        raise PermanentError(f"robots.txt disallows {url}", reason="robots_disallowed")
+    robots.check(url)  # robots_disallowed (permanent) or robots_unreachable (retryable, RFC 9309)
     return robots.crawl_delay(url)
-
-
-def robots_unreachable(robots: RobotsCache, url: str) -> bool:
-    """Whether a refusal comes from robots.txt being unreachable rather than a Disallow rule."""
-    entry = robots._get(url)  # cached by the allowed() call just before; no second download
-    return bool(entry.disallow_all and entry.parser is None)
 
 
 def hop_timeout(settings: Settings, deadline: float) -> httpx.Timeout:

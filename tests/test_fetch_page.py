@@ -313,7 +313,7 @@ def test_unreachable_robots_is_retryable(site, fetch_settings):
     site.add("/robots.txt", status=503, body="busy")
     url = site.add("/story", body=HTML, headers=HTML_TYPE)
     error = failure(url, fetch_settings)
-    assert (type(error), error.reason) == (RetryableError, "robots_unavailable")
+    assert (type(error), error.reason) == (RetryableError, "robots_unreachable")
     assert site.hits("/story") == 0
     assert site.hits("/robots.txt") == 1  # not retried in-process: the verdict is cached for minutes
 
