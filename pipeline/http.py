@@ -76,14 +76,14 @@ def check_url(url: str, settings: Settings) -> None:
     host = (parts.hostname or "").lower()
     if not host:
         raise PermanentError(f"no host in URL: {url}", reason="bad_url")
-    if settings.allow_private_addresses:
-        return
-    if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-        raise PermanentError(f"address not allowed: {host}", reason="private_address")
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError as exc:
         raise PermanentError(f"bad port in URL: {url}", reason="bad_url") from exc
+    if settings.allow_private_addresses:
+        return
+    if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
+        raise PermanentError(f"address not allowed: {host}", reason="private_address")
     for address in resolve_host(host, port):
         if not is_public_address(address):
             raise PermanentError(f"{host} resolves to non-public address {address}", reason="private_address")
@@ -362,6 +362,8 @@ def polite_get(
                 body = read_limited(response, settings.max_bytes, deadline)
         except httpx.TimeoutException as exc:
             raise RetryableError(f"timeout fetching {url}: {exc!r}", reason="timeout") from exc
+        except httpx.InvalidURL as exc:  # not an HTTPError: e.g. a Location header with a bad port
+            raise PermanentError(f"invalid URL {url}: {exc}", reason="bad_url") from exc
         except httpx.TooManyRedirects as exc:
             raise PermanentError(f"too many redirects from {url}", reason="too_many_redirects") from exc
         except httpx.HTTPError as exc:

@@ -323,3 +323,10 @@ def test_interleave_by_host_spreads_one_hosts_feeds():
     feeds = [Feed(name=f"f{i}", url=f"https://{host}.example/{i}.xml") for i, host in enumerate("aaabc")]
     order = [f.url.split("//")[1][0] for f in interleave_by_host(feeds)]
     assert order == ["a", "b", "c", "a", "a"]
+
+
+@pytest.mark.parametrize("location", ["ftp://files.example/feed.xml", "http://127.0.0.1:99999/x"])
+def test_bad_redirect_targets_are_recorded(wire, ready, settings, location):
+    wire.fail("/test.xml", "moved", location)
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert result.status == "failed" and result.error["reason"] in ("bad_scheme", "bad_url")
