@@ -158,6 +158,7 @@ def request_hop(url: str, settings: Settings, client: httpx.Client, politeness: 
             extensions = {"trace": watchdog.trace}
             with client.stream("GET", url, headers=REQUEST_HEADERS, timeout=timeout, follow_redirects=False,
                                extensions=extensions) as response:
+                watchdog.watch(response.extensions.get("network_stream"))
                 check_peer(response, settings)
                 check_status(response)
                 if response.status_code in REDIRECT_STATUSES:
@@ -187,8 +188,8 @@ class Watchdog:
 
     httpx bounds each read, not the whole exchange: a server trickling one header byte per read
     timeout would hold a worker for hours. The trace extension hands us each new connection; on
-    expiry its socket is shut down, which wakes the blocked read. (A reused keep-alive connection is
-    not seen by the trace; the body loop still checks the deadline between reads.)
+    expiry its socket is shut down, which wakes the blocked read. A reused keep-alive connection is
+    not seen by the trace, so it is watched from the moment its response headers have arrived.
     """
 
     def __init__(self, deadline: float):
@@ -199,8 +200,13 @@ class Watchdog:
 
     def trace(self, event: str, info: dict) -> None:
         """httpcore trace callback: remember the socket of a newly opened connection."""
-        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
-            self._socket = info["return_value"].get_extra_info("socket")
+        if event == "connection.connect_tcp.complete":
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream) -> None:
+        """Watch the socket under an httpcore network stream (also a reused one, once headers are in)."""
+        if self._socket is None and stream is not None:
+            self._socket = stream.get_extra_info("socket")
 
     def _fire(self) -> None:
         self.fired = True
