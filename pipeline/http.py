@@ -225,8 +225,9 @@ class RobotsCache:
         client = self.client or build_client(self.settings)
         robots_url = origin + "/robots.txt"
         try:
-            response = client.get(robots_url, follow_redirects=True)
-        except (httpx.HTTPError, RetryableError) as exc:
+            with client.stream("GET", robots_url, follow_redirects=True) as response:
+                content = read_prefix(response, ROBOTS_MAX_BYTES, time.monotonic() + self.settings.total_timeout)
+        except (httpx.HTTPError, httpx.InvalidURL, RetryableError, PermanentError) as exc:
             LOGGER.info("robots.txt unreachable at %s: %s", robots_url, exc)
             return _Robots(None, time.monotonic() + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True, error=repr(exc)[:300])
         finally:
@@ -238,7 +239,7 @@ class RobotsCache:
         if response.status_code >= 400:
             return _Robots(None, now + ROBOTS_TTL_SECONDS)
         parser = urllib.robotparser.RobotFileParser(robots_url)
-        parser.parse(response.content[:ROBOTS_MAX_BYTES].decode("utf-8", "replace").splitlines())
+        parser.parse(content.decode("utf-8", "replace").splitlines())
         return _Robots(parser, now + ROBOTS_TTL_SECONDS)
 
     def _get(self, url: str) -> _Robots:
@@ -293,6 +294,17 @@ def get_robots(settings: Settings) -> RobotsCache:
 
 
 # -- all together -------------------------------------------------------------------------------
+
+
+def read_prefix(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    """At most the first ``max_bytes`` of a streamed body (robots.txt: the rest is ignored, RFC 9309)."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= max_bytes or time.monotonic() > deadline:
+            break
+    return b"".join(chunks)[:max_bytes]
 
 
 def read_limited(response: httpx.Response, max_bytes: int, deadline: float | None = None) -> bytes:

@@ -201,3 +201,22 @@ def test_polite_get_timeout_is_retryable():
         with pytest.raises(RetryableError) as info:
             polite_get(client, "http://site.example/slow", settings)
     assert info.value.reason == "timeout"
+
+
+def test_robots_reads_only_a_prefix_of_a_huge_file():
+    huge = "User-agent: *\nDisallow: /private/\n" + "# padding\n" * 200_000
+    settings = Settings(allow_private_addresses=True)
+    with _robots_client(huge) as client:
+        cache = RobotsCache(settings, client)
+        assert not cache.allowed("http://site.example/private/x") and cache.allowed("http://site.example/ok")
+
+
+def test_robots_redirect_to_a_private_address_counts_as_unreachable(strict):
+    def handler(request):
+        return httpx.Response(301, headers={"Location": "http://10.0.0.5/robots.txt"})
+
+    with build_client(strict, transport=httpx.MockTransport(handler)) as client:
+        cache = RobotsCache(strict, client)
+        with pytest.raises(RetryableError) as info:
+            cache.check("http://8.8.8.8/feed.xml")
+    assert info.value.reason == "robots_unreachable"
