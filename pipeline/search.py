@@ -140,6 +140,16 @@ def decode_cursor(token: str | None) -> dict:
     return cursor
 
 
+def check_range(lower: str | None, upper: str | None) -> None:
+    """Refuse a range whose start is after its end (relative bounds are left to Elasticsearch)."""
+    if not lower or not upper or lower.startswith("now") or upper.startswith("now"):
+        return
+    upper = upper.removesuffix("||/d")
+    # A date-only bound covers its whole day: compare days, and whole times only when both have one.
+    if lower[:10] > upper[:10] or (len(lower) > 10 and len(upper) > 10 and lower > upper):
+        raise InvalidParameter("since", f"{lower} is after until {upper}")
+
+
 def build_request(settings: Settings, query: str = "", *, sort: str = "relevance", size: int = 10,
                   since: Any = None, until: Any = None, cursor: str | None = None, **options: Any) -> SearchRequest:
     """Validate loose parameters (CLI, HTTP) into a :class:`SearchRequest`."""
@@ -148,9 +158,7 @@ def build_request(settings: Settings, query: str = "", *, sort: str = "relevance
     if not 0 <= int(size) <= settings.search_max_size:
         raise InvalidParameter("size", f"must be between 0 and {settings.search_max_size}, got {size}")
     lower, upper = parse_when("since", since), parse_when("until", until, end=True)
-    if lower and upper and not lower.startswith("now") and not upper.startswith("now"):
-        if lower > upper.removesuffix("||/d"):
-            raise InvalidParameter("since", f"{since} is after until {until}")
+    check_range(lower, upper)
     filters = {name: as_tuple(options.pop(name, None)) for name in (*EXACT_FILTERS, *FLAT_FILTERS, "entity")}
     unknown = set(options) - {"collapse", "facets", "highlight", "facet_size"}
     if unknown:
@@ -252,6 +260,8 @@ def build_body(req: SearchRequest, strict: bool = True) -> dict:
         body["aggs"] = build_aggs(req)
     if req.highlight and req.query:
         body["highlight"] = HIGHLIGHT
+    if ("from" in req.cursor and not req.collapse) or ("after" in req.cursor and req.collapse):
+        raise InvalidParameter("cursor", "this cursor belongs to a search with a different collapse setting")
     if req.collapse:
         body["collapse"] = {"field": "duplicate_group"}
         body["from"] = int(req.cursor.get("from", 0))

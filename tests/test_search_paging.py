@@ -105,6 +105,22 @@ def test_build_request_rejects_bad_parameters(tmp_path, kwargs, param):
     assert info.value.param == param and info.value.detail
 
 
+@pytest.mark.parametrize(
+    "since,until",
+    [("2026-11-05T10:00:00Z", "2026-11-05"), ("2026-11-05", "2026-11-05"), ("2026-11-01", "2026-11-05T00:00:00Z")],
+)
+def test_build_request_accepts_same_day_ranges(tmp_path, since, until):
+    req = search.build_request(fresh_settings(tmp_path), "q", since=since, until=until)
+    assert req.since and req.until
+
+
+@pytest.mark.parametrize("collapse,cursor", [(True, {"after": [1, "x"]}), (False, {"from": 10})])
+def test_cursor_from_the_other_paging_mode_is_refused(tmp_path, collapse, cursor):
+    req = search.build_request(fresh_settings(tmp_path), "q", collapse=collapse, cursor=search.encode_cursor(cursor))
+    with pytest.raises(search.InvalidParameter, match="collapse"):
+        search.build_body(req)
+
+
 def test_build_request_normalises_filters(tmp_path):
     req = search.build_request(fresh_settings(tmp_path), "  oil ", source="Reuters", speaker=["A", " ", None])
     assert (req.query, req.source, req.speaker) == ("oil", ("Reuters",), ("A",))
