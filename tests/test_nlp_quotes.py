@@ -81,6 +81,15 @@ CASES = {
     "pronoun resolves to the last person": (
         "Rafael Ortiz coached the team for a decade.\n\n“I never expected to stay this long,” he said.",
         "stay this long", "Rafael Ortiz", "direct"),
+    "she skips a man named by Mr.": (
+        "Ms. Nadia Alvarez chaired the meeting. Mr. Tomas Brook presented the figures.\n\n“We will cut costs,” she said.",
+        "cut costs", "Nadia Alvarez", "direct"),
+    "he skips a woman named by Ms.": (
+        "Mr. Tomas Brook chaired the meeting. Ms. Nadia Alvarez presented the figures.\n\n“We will cut costs,” he said.",
+        "cut costs", "Tomas Brook", "direct"),
+    "they resolves to an organisation": (
+        "The Transport Ministry confirmed the closure on Monday.\n\nThey said that repairs would take three weeks.",
+        "repairs would take", "Transport Ministry", "indirect"),
     "organisation speaks": (
         "“The line will reopen on Friday,” the Ministry of Transport said.",
         "reopen on Friday", "Ministry of Transport", "direct"),

@@ -38,6 +38,10 @@ TITLES = frozenset(
 TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
 JUNK_RE = re.compile(r"^[\W\d_]+$")
 VARIANT_SIMILARITY = 0.75
+FEMALE_TITLES = frozenset("mrs ms miss lady dame madam queen princess congresswoman chairwoman sister".split())
+MALE_TITLES = frozenset("mr sir lord king prince congressman chairman father".split())
+GENDER_TITLE_RE = re.compile(
+    r"\b(" + "|".join(sorted(FEMALE_TITLES | MALE_TITLES)) + r")\.?[ \u00a0]+$", re.IGNORECASE)
 MIN_REPEAT_CHARS = 3  # two-letter repeats ("US", "EU" aside) are too often something else
 
 
@@ -260,6 +264,23 @@ def repeatable_names(index: "EntityIndex") -> dict[str, Entity]:
             if len(form) >= MIN_REPEAT_CHARS and form[0].isupper():
                 names[form] = None if form in names and names[form] is not entity else entity
     return {form: entity for form, entity in names.items() if entity is not None}
+
+
+def person_genders(text: str, entities: list[Entity]) -> dict[str, str]:
+    """Grammatical gender of people where the article states it by a title ("Ms. Moore", "Congressman
+    Ruiz"): name -> "m" or "f". Pronoun resolution uses it; no evidence, or conflicting, means none."""
+    genders = {}
+    for entity in entities:
+        if entity.label != "PERSON":
+            continue
+        seen = set()
+        for start, _ in entity.mentions:
+            match = GENDER_TITLE_RE.search(text, max(0, start - 20), start)
+            if match:
+                seen.add("f" if match.group(1).lower().rstrip(".") in FEMALE_TITLES else "m")
+        if len(seen) == 1:
+            genders[entity.name] = seen.pop()
+    return genders
 
 
 def extract_entities(text: str, chunks) -> EntityIndex:

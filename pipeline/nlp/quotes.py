@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from pipeline.nlp.entities import TITLES, person_genders
+
 LOGGER = logging.getLogger(__name__)
 
 OPENERS = {"“": "”", "«": "»", "„": "“", '"': '"'}
@@ -213,6 +215,7 @@ class Attributor:
         self.quoted: set[tuple[int, int]] = set()  # (chunk number, token index) inside quotes
         self.events: list[tuple[int, Speaker, bool]] = []  # (position, speaker, is_person)
         self.resolved: dict[int, Speaker] = {}  # subject token position -> speaker
+        self.genders = person_genders(text, index.entities)
 
     # -- subjects and their names
     def mark_quoted(self, spans: list[QuoteSpan]) -> None:
@@ -259,11 +262,13 @@ class Attributor:
     def resolve_pronoun(self, low: str, pos: int, mention: tuple[int, int]) -> Speaker:
         """The most recent compatible subject before ``pos`` (people for he/she, others for they/it)."""
         want_person = low in PERSON_PRONOUNS
+        clash = {"he": "f", "she": "m"}.get(low, "none")  # a known gender the pronoun cannot refer to
         for e_pos, speaker, is_person in reversed(self.events):
-            if e_pos < pos and is_person == want_person:
+            if e_pos < pos and is_person == want_person and self.genders.get(speaker.name) != clash:
                 return Speaker(speaker.name, speaker.label, mention, None)
         if want_person:
-            people = [m for ent in self.index.entities if ent.label == "PERSON" for m in ent.mentions if m[0] < pos]
+            people = [m for ent in self.index.entities if ent.label == "PERSON" and self.genders.get(ent.name) != clash
+                      for m in ent.mentions if m[0] < pos]
             if people:
                 entity = self.index.entity_in(*max(people))
                 return Speaker(entity.name, entity.label, mention, None)
@@ -454,6 +459,8 @@ def noun_label(tok) -> str | None:
         return "ORG"
     if lemma in PERSON_NOUNS:
         return "PERSON"
+    if tok.pos_ == "PROPN" and any(c.lower_ in TITLES for c in tok.lefts):
+        return "PERSON"  # "Ms. LaBelle" that the model did not tag
     return None
 
 
