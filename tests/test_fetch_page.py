@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import brotli
 import pytest
-from test_fetch_server import LocalSite, Reply, site  # noqa: F401 (the fixture)
+from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
 
 from pipeline.errors import PermanentError, RetryableError
 from pipeline.fetch import FetchedPage, Politeness, fetch_page
