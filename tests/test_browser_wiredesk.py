@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 30  # seconds for any one thing to appear; the machine is shared
+SPEAKER_FACET = ("css selector", "button.facet[data-param='speaker'][data-value='Lena Fischer']")
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -161,6 +163,17 @@ def screenshot_dir() -> Path:
     return folder
 
 
+@contextmanager
+def screenshot_on_failure(driver, name: str):
+    """Keep what the browser showed when a check failed (``<data dir>/screenshots/<name>-failed.png``)."""
+    try:
+        yield
+    except Exception:
+        driver.switch_to.default_content()
+        driver.save_screenshot(str(screenshot_dir() / f"{name}-failed.png"))
+        raise
+
+
 def log_in(driver, wait, url: str) -> None:
     """Through Airflow's own login form."""
     from selenium.webdriver.common.by import By
@@ -198,56 +211,59 @@ def settled(driver) -> bool:
 
 def waiter(driver):
     """Explicit waits that tolerate the page re-rendering under them."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+    ignored = (StaleElementReferenceException, ElementClickInterceptedException)
+    return WebDriverWait(driver, WAIT, ignored_exceptions=ignored)
 
 
-def test_search_page_in_the_airflow_ui(airflow_url, browser):
+def search_and_filter(browser, wait, url: str) -> None:
+    """Log in, open Wiredesk Search, search "strike", then filter by the speaker facet "Lena Fischer"."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as ec
 
-    wait = waiter(browser)
-    log_in(browser, wait, airflow_url)
+    log_in(browser, wait, url)
     open_from_browse_menu(browser, wait, "Wiredesk Search")
     # With no query the page lists the newest coverage.
     wait.until(lambda d: settled(d) and len(texts(d, "#results .hit")) == len(DEMO_ARTICLES))
-
-    search_box = browser.find_element(By.ID, "q")
-    search_box.send_keys("strike", Keys.ENTER)
+    browser.find_element(By.ID, "q").send_keys("strike", Keys.ENTER)
     wait.until(lambda d: settled(d) and "for “strike”" in texts(d, "#status")[0])
     assert len(texts(browser, "#results .hit")) == 2
     assert browser.find_elements(By.CSS_SELECTOR, "#results .hit mark"), "matches are highlighted"
     assert "Coastal Wire" in texts(browser, "#results .hit .source")
-
-    facet = (By.CSS_SELECTOR, "button.facet[data-param='speaker'][data-value='Lena Fischer']")
-    wait.until(ec.element_to_be_clickable(facet)).click()
+    wait.until(lambda d: d.find_element(*SPEAKER_FACET).click() or True)  # a re-rendered button is found again
     wait.until(lambda d: settled(d) and texts(d, "#active-filters .chip") and len(texts(d, "#results .hit")) == 1)
-    hit = texts(browser, "#results .hit")[0]
-    assert "Port strike enters second week" in hit and "Coastal Wire" in hit
-    assert any("Lena Fischer — “Retailers will feel this" in t for t in texts(browser, ".quote-card"))
-    card_link = browser.find_element(By.CSS_SELECTOR, ".quote-card footer a").get_attribute("href")
-    title_link = browser.find_element(By.CSS_SELECTOR, "#results .hit .title").get_attribute("href")
-    assert "/wiredesk/article?id=" in card_link and card_link == title_link  # the card links to its article
-    assert browser.find_elements(By.CSS_SELECTOR, "#histogram .day"), "the per-day histogram is drawn"
-    assert browser.find_element(By.CSS_SELECTOR, facet[1]).get_attribute("aria-pressed") == "true"
 
-    browser.switch_to.default_content()
-    assert "/plugin/wiredesk" in browser.current_url  # still inside the Airflow UI
+
+def test_search_page_in_the_airflow_ui(airflow_url, browser):
+    from selenium.webdriver.common.by import By
+
+    with screenshot_on_failure(browser, "wiredesk-search"):
+        search_and_filter(browser, waiter(browser), airflow_url)
+        hit = texts(browser, "#results .hit")[0]
+        assert "Port strike enters second week" in hit and "Coastal Wire" in hit
+        assert any("Lena Fischer — “Retailers will feel this" in t for t in texts(browser, ".quote-card"))
+        card_link = browser.find_element(By.CSS_SELECTOR, ".quote-card footer a").get_attribute("href")
+        title_link = browser.find_element(By.CSS_SELECTOR, "#results .hit .title").get_attribute("href")
+        assert "/wiredesk/article?id=" in card_link and card_link == title_link  # the card links to its article
+        assert browser.find_elements(By.CSS_SELECTOR, "#histogram .day"), "the per-day histogram is drawn"
+        assert browser.find_element(*SPEAKER_FACET).get_attribute("aria-pressed") == "true"
+        browser.switch_to.default_content()
+        assert "/plugin/wiredesk" in browser.current_url  # still inside the Airflow UI
     path = screenshot_dir() / "wiredesk-search.png"
     assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000
 
 
 def test_feed_health_page_in_the_airflow_ui(airflow_url, browser):
     wait = waiter(browser)
-    log_in(browser, wait, airflow_url)
-    open_from_browse_menu(browser, wait, "Feed Health")
-    wait.until(lambda d: len(texts(d, "#feeds tbody tr")) == 2)
-    rows = texts(browser, "#feeds tbody tr")
-    assert "broken-wire" in rows[0] and "failing" in rows[0] and "HTTP 500" in rows[0]
-    assert "failing: 1" in texts(browser, "#summary")[0]
-    browser.switch_to.default_content()
+    with screenshot_on_failure(browser, "wiredesk-feeds"):
+        log_in(browser, wait, airflow_url)
+        open_from_browse_menu(browser, wait, "Feed Health")
+        wait.until(lambda d: len(texts(d, "#feeds tbody tr")) == 2)
+        rows = texts(browser, "#feeds tbody tr")
+        assert "broken-wire" in rows[0] and "failing" in rows[0] and "HTTP 500" in rows[0]
+        assert "failing: 1" in texts(browser, "#summary")[0]
+        browser.switch_to.default_content()
     path = screenshot_dir() / "wiredesk-feeds.png"
     assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000
