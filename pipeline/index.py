@@ -597,12 +597,18 @@ def run_index_command(args, settings: Settings) -> int:
 
     if not getattr(args, "verbose", False):
         logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per request otherwise
+    from elastic_transport import ConnectionError as TransportConnectionError
+
     es = connect(settings)
-    if args.action == "setup":
-        output: Any = ensure_indices(es, settings)
-    elif args.action == "migrate":
-        output = [migrate(es, settings, kind) for kind in KINDS]
-    else:
-        output = index_status(es, settings)
+    try:
+        if args.action == "setup":
+            output: Any = ensure_indices(es, settings)
+        elif args.action == "migrate":
+            output = [migrate(es, settings, kind) for kind in KINDS]
+        else:
+            output = index_status(es, settings)
+    except TransportConnectionError as exc:
+        message = f"Elasticsearch at {settings.effective_es_url} is not answering"
+        raise RetryableError(message, reason="es_unavailable") from exc
     print(json.dumps(output, indent=2))
     return 0

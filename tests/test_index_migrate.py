@@ -11,6 +11,7 @@ from index_support import es_client, es_settings, make_articles  # noqa: F401
 
 from pipeline import index
 from pipeline.cli import main
+from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +113,11 @@ def test_migration_that_does_not_fit_leaves_alias(es_client, es_settings, monkey
     assert info.value.reason == "migration_failed"
     assert index.current_index(es_client, es_settings, "articles") == f"{es_settings.index_prefix}-articles-v1"
     assert es_client.count(index=es_settings.articles_alias).body["count"] == 20
+
+
+@pytest.mark.parametrize("argv", [["index", "status"], ["index", "setup"], ["search", "anything"]])
+def test_cli_reports_unreachable_cluster(tmp_path, monkeypatch, capsys, argv):
+    down = Settings(es_url="http://127.0.0.1:9", es_max_retries=0, index_prefix="wdidx-down", data_dir=tmp_path)
+    monkeypatch.setattr("pipeline.settings.get_settings", lambda: down)
+    assert main(argv) == 1
+    assert "not answering" in capsys.readouterr().err
