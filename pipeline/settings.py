@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     nlp_max_chars: int = 100_000
     # The model is English: texts py3langid confidently calls another language get no entities/quotes.
     nlp_english_only: bool = True
+    # Worker processes for nlp.pipe on big batches (1: Airflow already runs tasks in parallel).
+    nlp_processes: int = 1
 
     # -- Airflow / demo
     replay_host: str = "127.0.0.1"

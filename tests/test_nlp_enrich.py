@@ -171,3 +171,11 @@ def test_cli_reports_bad_inputs_and_goes_on(tmp_path):
     assert done.returncode == 1
     assert "missing.txt" in done.stderr and "broken.jsonl:2" in done.stderr
     assert [json.loads(line)["path"] for line in done.stdout.splitlines()] == [str(good)]
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_result():
+    texts = ["\n".join(f"“Line {i} is fine,” Hana Kovac said in Vienna." for i in range(30)) for _ in range(40)]
+    one = [r.to_dict() for r in enrich_texts(texts, SETTINGS)]
+    two = [r.to_dict() for r in enrich_texts(texts, Settings(nlp_processes=2))]
+    assert one == two

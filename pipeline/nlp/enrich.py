@@ -104,7 +104,7 @@ def enrich_texts(texts: Iterable[str], settings) -> Iterator[Enrichment]:
     """Enrich many texts in one batched ``nlp.pipe`` stream, in order (offsets index the input texts)."""
     nlp = load_nlp(settings)
     texts = [bounded(t, settings) for t in texts]
-    for text, chunks in zip(texts, parse_texts(texts, nlp)):
+    for text, chunks in zip(texts, parse_texts(texts, nlp, settings.nlp_processes)):
         yield analyse_chunks(text, chunks)
 
 

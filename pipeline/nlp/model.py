@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Iterator
 
 LOGGER = logging.getLogger(__name__)
 
@@ -15,6 +15,7 @@ MAX_CHUNK_CHARS = 5_000
 LINE_RE = re.compile(r"[^\n]+")
 SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+")
 BATCH_SIZE = 64
+MIN_PIECES_PER_PROCESS = 500  # a forked worker loads the model (~1 s): below this, one process is faster
 
 
 @dataclass(frozen=True)
@@ -68,23 +69,15 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def parse_texts(texts: Iterable[str], nlp) -> Iterator[list[Chunk]]:
-    """Parse each text paragraph by paragraph in one ``nlp.pipe`` stream; yield its chunks in order."""
-    pending: list[tuple[str, list[tuple[int, int]]]] = []
+def parse_texts(texts: list[str], nlp, n_process: int = 1) -> Iterator[list[Chunk]]:
+    """Parse texts paragraph by paragraph in one ``nlp.pipe`` stream; yield each text's chunks in order.
 
-    def flush() -> Iterator[list[Chunk]]:
-        pieces = [text[s:e] for text, spans in pending for s, e in spans]
-        docs = iter(nlp.pipe(pieces, batch_size=BATCH_SIZE))
-        for _, spans in pending:
-            yield [Chunk(start, end, next(docs)) for start, end in spans]
-        pending.clear()
-
-    count = 0
-    for text in texts:
-        spans = split_paragraphs(text)
-        pending.append((text, spans))
-        count += len(spans)
-        if count >= BATCH_SIZE * 4:
-            yield from flush()
-            count = 0
-    yield from flush()
+    ``n_process`` > 1 forks workers only when there are enough paragraphs to repay their start-up.
+    """
+    spans = [split_paragraphs(text) for text in texts]
+    pieces = (text[s:e] for text, text_spans in zip(texts, spans) for s, e in text_spans)
+    total = sum(len(text_spans) for text_spans in spans)
+    processes = n_process if total >= MIN_PIECES_PER_PROCESS * n_process else 1
+    docs = iter(nlp.pipe(pieces, batch_size=BATCH_SIZE, n_process=processes))
+    for text_spans in spans:
+        yield [Chunk(start, end, next(docs)) for start, end in text_spans]
