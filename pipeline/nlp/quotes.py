@@ -1,8 +1,6 @@
 """Quotes and their speakers: direct, partial and indirect speech, attributed by dependency parse.
 
-Quoted spans come from the characters (curly and straight double quotes, « », nested single quotes
-kept inside); quotes left open at the end of a paragraph continue when the next paragraph opens with a
-quote mark. The speaker is the subject of the speech verb (the cue) that governs or sits next to the
+Quoted spans come from quotemarks.py. The speaker is the subject of the speech verb (the cue) that governs or sits next to the
 quote; "according to X" names X. Pronoun subjects resolve to the most recent compatible subject;
 a paragraph that is only a quote inherits the previous quote's speaker. Indirect speech is the clausal
 complement of a speech verb ("X said that ...") when nothing in it is quoted directly.
@@ -13,15 +11,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Iterator
 
 from pipeline.nlp.entities import TITLES, person_genders
+from pipeline.nlp.quotemarks import QuoteSpan, find_quote_spans, is_title, quote_kind
 
 LOGGER = logging.getLogger(__name__)
 
-OPENERS = {"“": "”", "«": "»", "„": "“", '"': '"'}
-CLOSERS = {"”", "»", '"'}
-MARK_CHARS = "\"'`“”«»„"
 # Verbs whose subject is the source of reported speech (lemmas).
 SPEECH_VERBS = frozenset(
     """say tell add write explain note warn insist argue claim declare state announce acknowledge admit
@@ -58,21 +53,9 @@ PERSON_NOUNS = frozenset(
 )
 # "...” ― Jane Doe" at the end of a paragraph: the credit line of a vox-pop or epigraph.
 DASH_CREDIT_RE = re.compile(r"\s*[”\"»][\s\u00a0]*[―—–][\s\u00a0]*([A-Z][\w'’.-]*(?:[ \u00a0][A-Z][\w'’.-]*){0,4})[\s\u00a0.,]*(?:\n|$)")
-TITLE_SMALL_WORDS = frozenset("a an the and or of in on at to for with by from as is it's vs".split())
-MAX_TITLE_WORDS = 8
 ATTRIBUTION_HEAD = 5  # tokens of a following sentence that may hold a split-off "Smith asked"
 MAX_CUE_DISTANCE = 12  # tokens between a quote's edge and a cue verb that has no syntactic link
 MIN_UNATTRIBUTED_WORDS = 6  # an unattributed quote shorter than this is a scare quote, not speech
-
-
-@dataclass
-class QuoteSpan:
-    """Character span of a quotation's content (marks excluded) and how it sits in its paragraph."""
-
-    start: int
-    end: int
-    opens_paragraph: bool
-    continued: bool = False  # continues a quote left open in the previous paragraph
 
 
 @dataclass
@@ -108,103 +91,6 @@ class Quote:
             "speaker_mention": list(sp.mention) if sp.mention else None,
             "cue": sp.cue,
         }
-
-
-def marks_in(text: str, start: int, end: int) -> Iterator[tuple[int, int, str]]:
-    """(position, width, mark) of the double quotation marks in ``text[start:end]``, normalised.
-
-    Typewriter pairs '' and `` count as a straight mark (some wires and archives use them), and a
-    closing ” at the start of a paragraph or word is a mistyped opening mark.
-    """
-    i = start
-    while i < end:
-        pair = text[i:i + 2]
-        if pair in ("''", "``") and i + 2 <= end:
-            yield i, 2, '"'
-            i += 2
-            continue
-        ch = text[i]
-        if ch == "”" and (i == start or text[i - 1].isspace()) and i + 1 < end and text[i + 1].isalnum():
-            yield i, 1, "“"
-        elif ch in OPENERS or ch in CLOSERS:
-            yield i, 1, ch
-        i += 1
-
-
-def scan_paragraph(text: str, start: int, end: int, open_at_start: bool) -> tuple[list[tuple[int, int]], bool]:
-    """Quote content spans of one paragraph, and whether a quote is still open at its end."""
-    spans, closer, begin = [], None, start
-    marks = list(marks_in(text, start, end))
-    for k, (i, width, mark) in enumerate(marks):
-        if open_at_start and i == start:
-            closer, begin = ('"' if mark == '"' else "”"), i + width
-        elif closer is None and mark in OPENERS and is_opening(text, i, start, mark):
-            closer, begin = OPENERS[mark], i + width
-        elif closer is not None and closes(mark, closer, marks[k + 1:]):
-            if i > begin:
-                spans.append((begin, i))
-            closer = None
-    if closer is not None and end > begin:
-        spans.append((begin, end))
-    return spans, closer is not None
-
-
-def closes(mark: str, closer: str, rest: list) -> bool:
-    """Does ``mark`` end the open quote? Curly and straight marks nest inside each other, unless
-    the expected closer never comes: then the other style closes it (mixed “..." typing)."""
-    if mark == closer:
-        return True
-    if mark not in CLOSERS:
-        return False
-    same_style = (mark == '"') == (closer == '"')
-    return same_style or not any(m == closer for _, _, m in rest)
-
-
-def is_opening(text: str, i: int, para_start: int, mark: str) -> bool:
-    """A straight mark opens a quote when it is not glued to a preceding word."""
-    if mark != '"':
-        return True
-    return i == para_start or not (text[i - 1].isalnum() or text[i - 1] in ".,!?")
-
-
-def opens_with_mark(text: str, start: int, end: int) -> bool:
-    """True when a paragraph begins with an opening quotation mark."""
-    first = next(marks_in(text, start, min(end, start + 2)), None)
-    return first is not None and first[0] == start and first[2] in OPENERS
-
-
-def find_quote_spans(text: str, paragraphs: list[tuple[int, int]]) -> list[QuoteSpan]:
-    """Quote spans of an article; a quote left open continues into a paragraph that opens with a mark."""
-    found, left_open = [], False
-    for p_start, p_end in paragraphs:
-        opens = opens_with_mark(text, p_start, p_end)
-        continues = left_open and opens
-        spans, left_open = scan_paragraph(text, p_start, p_end, open_at_start=continues)
-        for n, (s, e) in enumerate(spans):
-            s2, e2 = strip_span(text, s, e)
-            if e2 > s2:
-                first = n == 0 and opens
-                found.append(QuoteSpan(s2, e2, opens_paragraph=first, continued=continues and n == 0))
-    return found
-
-
-def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Trim whitespace from both ends of a span, and the comma that hands over to the attribution."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] == ","):
-        end -= 1
-    return start, end
-
-
-def quote_kind(text: str, span: QuoteSpan, para_start: int) -> str:
-    """``direct`` when the quote stands as its own utterance, ``partial`` when embedded in a clause."""
-    i = span.start - 1
-    while i >= para_start and (text[i].isspace() or text[i] in MARK_CHARS):
-        i -= 1
-    if i < para_start or span.continued:
-        return "direct"
-    return "direct" if text[i] in ":,.!?;—–-([" else "partial"
 
 
 class Attributor:
@@ -331,7 +217,7 @@ class Attributor:
                 return Speaker(speaker.name, speaker.label, speaker.mention, cue_lemma(tok)) if speaker.name else None
         return None
 
-    def indirect_quotes(self, spans: list[QuoteSpan]) -> list[Quote]:
+    def indirect_quotes(self) -> list[Quote]:
         """Reported speech: clausal complements of speech verbs, and clauses "according to X"."""
         quotes = []
         for n, chunk in enumerate(self.chunks):
@@ -548,14 +434,6 @@ def attribution_after(doc, qe: int, sent_end: int) -> list:
     return list(doc[sent_end:min(sent_end + ATTRIBUTION_HEAD, doc[sent_end].sent.end)])
 
 
-def is_title(content: str) -> bool:
-    """Title case from start to end ("Morning Joe", "A Change Is Gonna Come"): a name, not words said."""
-    words = re.findall(r"[^\W\d_][\w'’-]*", content)
-    if not words or len(words) > MAX_TITLE_WORDS:
-        return False
-    return all(w[0].isupper() or w.lower() in TITLE_SMALL_WORDS for w in words) and words[0][0].isupper()
-
-
 def attribute_quotes(text: str, chunks, index) -> list[Quote]:
     """Every quote of an article with its speaker (direct, partial and indirect)."""
     paragraphs = [(c.offset, c.end) for c in chunks]
@@ -578,6 +456,6 @@ def attribute_quotes(text: str, chunks, index) -> list[Quote]:
                 continue
             speaker = Speaker(None, None, None, None)
         quotes.append(Quote(text[q.start:q.end], q.start, q.end, kind, speaker))
-    quotes.extend(att.indirect_quotes(spans))
+    quotes.extend(att.indirect_quotes())
     quotes.sort(key=lambda q: (q.start, q.end))
     return quotes
