@@ -136,7 +136,8 @@ def process_item(item: dict, settings: Settings, client=None) -> dict:
     from pipeline.nlp.enrich import enrich_text
 
     page = fetch_page(item["url"], settings, client=client)
-    raw_path = store_raw(item["_id"], page.raw, settings)
+    # The decoded text, stored as UTF-8: re-extraction needs no HTTP header to find the charset.
+    raw_path = store_raw(item["_id"], page.html, settings)
     article = extract_article(page.html, url=page.final_url, settings=settings)
     enrichment = enrich_text(article.text, settings)
     return build_article_doc(item, article, enrichment, raw_path, page)
