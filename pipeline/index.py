@@ -389,8 +389,8 @@ def describe_failure(info: dict) -> dict:
     return {"_id": info.get("_id"), "status": info.get("status", 500), "reason": reason, "message": message[:1000]}
 
 
-def bulk_write(es, settings: Settings, actions: Iterable[dict], *, refresh: bool = False) -> BulkResult:
-    """Send actions through ``streaming_bulk``: chunked, 429/5xx retried, every failure reported."""
+def stream_bulk(es, settings: Settings, actions: Iterable[dict], refresh: bool) -> BulkResult:
+    """One ``streaming_bulk`` pass: chunked by count and bytes, 429/5xx retried with backoff."""
     from elastic_transport import ConnectionError as TransportConnectionError
     from elastic_transport import ConnectionTimeout
     from elasticsearch.helpers import streaming_bulk
@@ -422,8 +422,53 @@ def bulk_write(es, settings: Settings, actions: Iterable[dict], *, refresh: bool
         error = RetryableError(f"Elasticsearch unavailable during bulk write: {exc}", reason="es_unavailable")
         error.partial = result  # type: ignore[attr-defined]
         raise error from exc
+    return result
+
+
+def batched(actions: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    """Lists of up to ``size`` actions."""
+    batch: list[dict] = []
+    for action in actions:
+        batch.append(action)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def bulk_write(es, settings: Settings, actions: Iterable[dict], *, refresh: bool = False) -> BulkResult:
+    """Write actions with ``settings.bulk_workers`` concurrent streaming_bulk passes; every failure reported."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    if settings.bulk_workers <= 1:
+        result = stream_bulk(es, settings, actions, refresh)
+    else:
+        # Concurrent requests keep the client's serialising and the node's indexing overlapped.
+        result, errors, pending = BulkResult(), [], set()
+        with ThreadPoolExecutor(settings.bulk_workers, thread_name_prefix="bulk") as pool:
+            for batch in batched(actions, settings.bulk_chunk_docs):
+                if len(pending) >= 2 * settings.bulk_workers:  # bounded: never the whole input in memory
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    result = collect(done, result, errors)
+                pending.add(pool.submit(stream_bulk, es, settings, batch, refresh))
+            result = collect(wait(pending).done, result, errors)
+        if errors:
+            errors[0].partial = result  # type: ignore[attr-defined]
+            raise errors[0]
     for failure in result.failures:
         LOGGER.warning("bulk item %s failed: %s %s", failure["_id"], failure["status"], failure["reason"])
+    return result
+
+
+def collect(done, result: BulkResult, errors: list) -> BulkResult:
+    """Merge finished bulk passes into ``result``; their RetryableErrors go to ``errors``."""
+    for future in done:
+        try:
+            result = result.merge(future.result())
+        except RetryableError as exc:
+            errors.append(exc)
+            result = result.merge(getattr(exc, "partial", BulkResult()))
     return result
 
 

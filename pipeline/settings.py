@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     bulk_chunk_bytes: int = 10 * 1024 * 1024
     bulk_max_retries: int = 5  # per-item retries on 429/502/503/504, with exponential backoff
     bulk_initial_backoff: float = 0.5
+    bulk_workers: int = 2  # concurrent bulk requests (chunks) per write
     search_max_size: int = 100  # page-size cap for search and the HTTP API
 
     # -- HTTP (feeds and article pages)

@@ -21,10 +21,12 @@ def count(es, settings) -> int:
     return es.count(index=settings.articles_alias).body["count"]
 
 
-def test_same_batch_twice_leaves_same_count(es_client, es_settings):
+@pytest.mark.parametrize("workers,chunk", [(1, 500), (2, 500), (3, 7)])
+def test_same_batch_twice_leaves_same_count(es_client, es_settings, workers, chunk):
+    settings = es_settings.model_copy(update={"bulk_workers": workers, "bulk_chunk_docs": chunk})
     docs = make_articles(50)
-    first = index.index_articles(es_client, es_settings, docs, refresh=True)
-    second = index.index_articles(es_client, es_settings, docs, refresh=True)
+    first = index.index_articles(es_client, settings, docs, refresh=True)
+    second = index.index_articles(es_client, settings, docs, refresh=True)
     assert (first.succeeded, second.succeeded, first.failed + second.failed) == (50, 50, 0)
     assert count(es_client, es_settings) == 50
 
