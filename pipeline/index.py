@@ -239,7 +239,7 @@ def current_index(es, settings: Settings, kind: str) -> str | None:
         found = es.indices.get_alias(name=alias_name(settings, kind)).body
     except NotFoundError:
         return None
-    names = sorted(found)
+    names = sorted(found, key=lambda n: (len(n), n))  # numeric order of versions: v2 before v10
     for name in names:
         spec = found[name].get("aliases", {}).get(alias_name(settings, kind), {})
         if spec.get("is_write_index"):
