@@ -179,3 +179,19 @@ def test_worker_processes_give_the_same_result():
     one = [r.to_dict() for r in enrich_texts(texts, SETTINGS)]
     two = [r.to_dict() for r in enrich_texts(texts, Settings(nlp_processes=2))]
     assert one == two
+
+
+PATHOLOGICAL = {
+    "only quote marks": "\"“ ”" * 8000,
+    "one endless word": "x" * 300_000,
+    "a thousand quotes": "“Yes,” Ann Lee said. " * 3000,
+}
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_text_is_bounded(text):
+    load_nlp(SETTINGS)
+    started = time.process_time()
+    result = enrich_text(text, SETTINGS).to_dict()
+    assert time.process_time() - started < 90  # CPU seconds: the model's own cost dominates
+    assert all(len(e["name"]) <= 120 for e in result["entities"])

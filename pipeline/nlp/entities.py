@@ -36,6 +36,7 @@ TITLES = frozenset(
     "chief commissioner sheriff detective officer inspector professor".split()
 )
 TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
+MAX_NAME_CHARS = 120  # longer "names" are runs of junk the model swallowed
 JUNK_RE = re.compile(r"^[\W\d_]+$")
 VARIANT_SIMILARITY = 0.75
 FEMALE_TITLES = frozenset("mrs ms miss lady dame madam queen princess congresswoman chairwoman sister".split())
@@ -109,7 +110,7 @@ def clean_span(span, offset: int, doc_text: str) -> Mention | None:
     while end > start and doc_text[end - 1] in TRIM_CHARS:
         end -= 1
     text = doc_text[start:end]
-    if len(text) < 2 or JUNK_RE.match(text):
+    if not 2 <= len(text) <= MAX_NAME_CHARS or JUNK_RE.match(text):
         return None
     return Mention(start + offset, end + offset, text, label)
 

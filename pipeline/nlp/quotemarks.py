@@ -55,12 +55,13 @@ def scan_paragraph(text: str, start: int, end: int, open_at_start: bool) -> tupl
     """Quote content spans of one paragraph, and whether a quote is still open at its end."""
     spans, closer, begin = [], None, start
     marks = list(marks_in(text, start, end))
+    last = {mark: k for k, (_, _, mark) in enumerate(marks)}  # where each mark is seen for the last time
     for k, (i, width, mark) in enumerate(marks):
         if open_at_start and i == start:
             closer, begin = ('"' if mark == '"' else "”"), i + width
         elif closer is None and mark in OPENERS and is_opening(text, i, start, mark):
             closer, begin = OPENERS[mark], i + width
-        elif closer is not None and closes(mark, closer, marks[k + 1:]):
+        elif closer is not None and closes(mark, closer, last.get(closer, -1) > k):
             if i > begin:
                 spans.append((begin, i))
             closer = None
@@ -69,7 +70,7 @@ def scan_paragraph(text: str, start: int, end: int, open_at_start: bool) -> tupl
     return spans, closer is not None
 
 
-def closes(mark: str, closer: str, rest: list) -> bool:
+def closes(mark: str, closer: str, closer_comes_later: bool) -> bool:
     """Does ``mark`` end the open quote? Curly and straight marks nest inside each other, unless
     the expected closer never comes: then the other style closes it (mixed “..." typing)."""
     if mark == closer:
@@ -77,7 +78,7 @@ def closes(mark: str, closer: str, rest: list) -> bool:
     if mark not in CLOSERS:
         return False
     same_style = (mark == '"') == (closer == '"')
-    return same_style or not any(m == closer for _, _, m in rest)
+    return same_style or not closer_comes_later
 
 
 def is_opening(text: str, i: int, para_start: int, mark: str) -> bool:

@@ -8,6 +8,7 @@ complement of a speech verb ("X said that ...") when nothing in it is quoted dir
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ PERSON_NOUNS = frozenset(
 DASH_CREDIT_RE = re.compile(r"\s*[”\"»][\s\u00a0]*[―—–][\s\u00a0]*([A-Z][\w'’.-]*(?:[ \u00a0][A-Z][\w'’.-]*){0,4})[\s\u00a0.,]*(?:\n|$)")
 ATTRIBUTION_HEAD = 5  # tokens of a following sentence that may hold a split-off "Smith asked"
 MAX_CUE_DISTANCE = 12  # tokens between a quote's edge and a cue verb that has no syntactic link
+MAX_SENTENCE_SCAN = 150  # tokens: longer "sentences" are searched only near the quote
+MAX_QUOTE_SPANS = 2_000  # more quote marks than this in one text is noise, not an article
 MIN_UNATTRIBUTED_WORDS = 6  # an unattributed quote shorter than this is a scare quote, not speech
 
 
@@ -102,16 +105,16 @@ class Attributor:
         self.events: list[tuple[int, Speaker, bool]] = []  # (position, speaker, is_person)
         self.resolved: dict[int, Speaker] = {}  # subject token position -> speaker
         self.genders = person_genders(text, index.entities)
+        self.starts = [c.offset for c in chunks]
 
     # -- subjects and their names
     def mark_quoted(self, spans: list[QuoteSpan]) -> None:
         """Remember which tokens sit inside quotes (never cues nor subjects)."""
-        for n, chunk in enumerate(self.chunks):
-            for q in spans:
-                if chunk.offset <= q.start < chunk.end:
-                    span = chunk.doc.char_span(q.start - chunk.offset, q.end - chunk.offset, alignment_mode="expand")
-                    if span is not None:
-                        self.quoted.update((n, t.i) for t in span)
+        for q in spans:
+            n, chunk = self.chunk_at(q.start)
+            span = chunk.doc.char_span(q.start - chunk.offset, q.end - chunk.offset, alignment_mode="expand")
+            if span is not None:
+                self.quoted.update((n, t.i) for t in span)
 
     def track_subjects(self) -> None:
         """Resolve main-clause and speech-verb subjects in text order (a light coreference chain)."""
@@ -161,19 +164,14 @@ class Attributor:
         return Speaker(None, None, None, None)
 
     # -- quotes
-    def chunk_at(self, pos: int) -> tuple[int, object] | None:
-        """(number, chunk) holding character ``pos``."""
-        for n, chunk in enumerate(self.chunks):
-            if chunk.offset <= pos < chunk.end:
-                return n, chunk
-        return None
+    def chunk_at(self, pos: int) -> tuple[int, object]:
+        """(number, chunk) holding character ``pos`` (quotes never start between chunks)."""
+        n = bisect.bisect_right(self.starts, pos) - 1
+        return n, self.chunks[n]
 
     def speaker_for(self, q: QuoteSpan) -> Speaker | None:
         """The speaker of a quote from a cue in its sentence, else the sentence's person subject."""
-        found = self.chunk_at(q.start)
-        if found is None:
-            return None
-        n, chunk = found
+        n, chunk = self.chunk_at(q.start)
         span = chunk.doc.char_span(q.start - chunk.offset, q.end - chunk.offset, alignment_mode="expand")
         if span is None or len(span) == 0:
             return None
@@ -186,7 +184,8 @@ class Attributor:
 
     def sentence_subject(self, n: int, chunk, span) -> Speaker | None:
         """Without a cue, the person subject of the quote's own sentence ("Smith was blunt: ...")."""
-        for tok in span.sent:
+        sent = span.sent
+        for tok in sent[:MAX_SENTENCE_SCAN]:
             if tok.dep_ in SUBJECT_DEPS and tok.head.dep_ == "ROOT" and (n, tok.i) not in self.quoted:
                 speaker = self.describe(tok, chunk)
                 return speaker if speaker.label == "PERSON" else None
@@ -266,21 +265,18 @@ def indirect_content(verb):
     return clause if len(clause) >= 3 else None
 
 
-def fill_split(spans: list[QuoteSpan], speakers: list, paragraphs) -> None:
-    """A quote split around its attribution: an unattributed part takes its paragraph neighbour's speaker."""
-    para_of = [paragraph_of(q.start, paragraphs) for q in spans]
-    for i in range(len(spans)):
-        if speakers[i] is not None:
-            continue
-        before = [j for j in range(i - 1, -1, -1) if para_of[j] == para_of[i] and speakers[j] is not None]
-        after = [j for j in range(i + 1, len(spans)) if para_of[j] == para_of[i] and speakers[j] is not None]
-        if before or after:
-            speakers[i] = speakers[(before or after)[0]]
-
-
-def paragraph_of(pos: int, paragraphs) -> int:
-    """Index of the paragraph holding character ``pos``."""
-    return next(k for k, (s, e) in enumerate(paragraphs) if s <= pos < e)
+def fill_split(speakers: list, para_of: list[int]) -> None:
+    """A quote split around its attribution: an unattributed part takes its paragraph neighbour's
+    speaker (the one before it, else the one after)."""
+    groups: dict[int, list[int]] = {}
+    for i, para in enumerate(para_of):
+        groups.setdefault(para, []).append(i)
+    for members in groups.values():
+        known = [i for i in members if speakers[i] is not None]
+        for i in members:
+            if speakers[i] is None and known:
+                k = bisect.bisect_left(known, i)
+                speakers[i] = speakers[known[k - 1] if k else known[0]]
 
 
 def fill_chains(spans: list[QuoteSpan], speakers: list) -> None:
@@ -296,9 +292,8 @@ def fill_chains(spans: list[QuoteSpan], speakers: list) -> None:
             chain.append(i)
 
 
-def fill_floating(spans: list[QuoteSpan], speakers: list, paragraphs, att: "Attributor") -> None:
+def fill_floating(spans: list[QuoteSpan], speakers: list, para_of: list[int], att: "Attributor") -> None:
     """A quote opening a paragraph without a cue inherits the last speaker, or a "X said:" lead-in."""
-    para_of = [paragraph_of(q.start, paragraphs) for q in spans]
     last: tuple[int, Speaker] | None = None
     for i, q in enumerate(spans):
         if speakers[i] is None and q.opens_paragraph:
@@ -409,7 +404,7 @@ def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
         ancestors.update(a.i for a in doc[i].ancestors)
     sent_start, sent_end = doc[qs].sent.start, doc[qe - 1].sent.end
     best, best_key = None, None
-    for tok in list(doc[sent_start:sent_end]) + attribution_after(doc, qe, sent_end):
+    for tok in cue_candidates(doc, qs, qe, sent_start, sent_end, ancestors):
         if skip(tok.i) or not is_cue(tok):
             continue
         # "according to X" scopes over its whole sentence
@@ -426,10 +421,21 @@ def cue_for(doc, qs: int, qe: int, skip) -> tuple[object, object] | None:
     return best
 
 
+def cue_candidates(doc, qs: int, qe: int, sent_start: int, sent_end: int, ancestors: set[int]) -> list:
+    """Tokens that may be a quote's cue: its sentence (near the quote when the sentence is long),
+    the quote's syntactic ancestors, and the head of a sentence the parser split off after it."""
+    if sent_end - sent_start <= MAX_SENTENCE_SCAN:
+        near = range(sent_start, sent_end)
+    else:  # a run-on "sentence" (lists, junk): bounded work per quote
+        near = [*range(max(sent_start, qs - MAX_CUE_DISTANCE), qs), *range(qe, min(sent_end, qe + MAX_CUE_DISTANCE))]
+    indices = sorted(set(near) | {i for i in ancestors if sent_start <= i < sent_end})
+    return [doc[i] for i in indices] + attribution_after(doc, qe, sent_end)
+
+
 def attribution_after(doc, qe: int, sent_end: int) -> list:
     """The head of the next sentence when the parser split '“...?” Smith asked.' after the quote."""
     after = doc[qe:sent_end]
-    if any(not (t.is_punct or t.is_space) for t in after) or sent_end >= len(doc):
+    if len(after) > 3 or any(not (t.is_punct or t.is_space) for t in after) or sent_end >= len(doc):
         return []
     return list(doc[sent_end:min(sent_end + ATTRIBUTION_HEAD, doc[sent_end].sent.end)])
 
@@ -437,18 +443,18 @@ def attribution_after(doc, qe: int, sent_end: int) -> list:
 def attribute_quotes(text: str, chunks, index) -> list[Quote]:
     """Every quote of an article with its speaker (direct, partial and indirect)."""
     paragraphs = [(c.offset, c.end) for c in chunks]
-    spans = find_quote_spans(text, paragraphs)
+    spans = find_quote_spans(text, paragraphs)[:MAX_QUOTE_SPANS]
     att = Attributor(text, chunks, index)
+    para_of = [att.chunk_at(q.start)[0] for q in spans]
     att.mark_quoted(spans)
     att.track_subjects()
     speakers = [att.speaker_for(q) or att.dash_credit(q) for q in spans]
-    fill_split(spans, speakers, paragraphs)
+    fill_split(speakers, para_of)
     fill_chains(spans, speakers)
-    fill_floating(spans, speakers, paragraphs, att)
+    fill_floating(spans, speakers, para_of, att)
     quotes = []
-    for q, speaker in zip(spans, speakers):
-        para_start = next(s for s, e in paragraphs if s <= q.start < e)
-        kind = quote_kind(text, q, para_start)
+    for q, speaker, para in zip(spans, speakers, para_of):
+        kind = quote_kind(text, q, paragraphs[para][0])
         if kind == "partial" and is_title(text[q.start:q.end]):
             continue  # a show, book or slogan named in quote marks ("Face the Nation"), not speech
         if speaker is None or speaker.name is None:
