@@ -97,3 +97,22 @@ def test_missed_repeats_of_a_known_name_are_added():
             "Brandlberg met the cabinet. Later, Brandlberg spoke to troops and Brandlberg left.")
     entity = entity_with_mention(text, "Oskar Brandlberg")
     assert entity["count"] == text.count("Brandlberg")
+
+
+@pytest.mark.parametrize(
+    "text,place",
+    [
+        ("OTTAWA -- The minister met her counterparts on Friday.", "Ottawa"),
+        ("NICE, France 1996-08-30\nThe festival opened on the beach.", "Nice"),
+        ("KANSAS CITY (Reuters) - Grain prices rose on Tuesday.", "Kansas City"),
+    ],
+)
+def test_dateline_place_is_found(text, place):
+    entity = entities_of(text)[place]
+    assert entity["label"] == "GPE"
+    s, e = entity["mentions"][0]
+    assert s == 0 and text[s:e].lower() == place.lower()
+
+
+def test_headline_with_single_dash_is_not_a_dateline():
+    assert "Soccer" not in entities_of("SOCCER - LATE GOAL GIVES JAPAN WIN OVER SYRIA")

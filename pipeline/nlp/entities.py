@@ -36,6 +36,11 @@ TITLES = frozenset(
     "chief commissioner sheriff detective officer inspector professor".split()
 )
 TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
+# A wire dateline opens a paragraph: a city in capitals, maybe ", Region", then a dash, a date or
+# the agency in brackets. A headline ("SOCCER - LATE GOAL") has a single dash and does not match.
+DATELINE_RE = re.compile(
+    r"([A-Z][A-Z.'’]+(?:[ -][A-Z][A-Z.'’]+){0,3})(?: ?, ?([A-Z][\w.]+(?: [A-Z][\w.]+)?))?"
+    r"[ \u00a0]+(?:--|—|–|\d{4}-\d\d-\d\d|\((?:Reuters|AP|AFP|CP|UPI|dpa)\))")
 MAX_NAME_CHARS = 120  # longer "names" are runs of junk the model swallowed
 JUNK_RE = re.compile(r"^[\W\d_]+$")
 VARIANT_SIMILARITY = 0.75
@@ -136,16 +141,26 @@ def is_titled_name(tokens) -> bool:
 
 
 def collect_mentions(chunks) -> list[Mention]:
-    """Cleaned name-like mentions of every chunk, in text order."""
+    """Cleaned name-like mentions of every chunk, in text order (datelines included)."""
     mentions = []
     for chunk in chunks:
         chunk_text = chunk.doc.text  # built on each access: once per chunk
-        for span in chunk.doc.ents:
-            if span.label_ in NAME_LABELS:
-                mention = clean_span(span, chunk.offset, chunk_text)
-                if mention is not None:
-                    mentions.append(mention)
+        found = [m for span in chunk.doc.ents if span.label_ in NAME_LABELS
+                 for m in [clean_span(span, chunk.offset, chunk_text)] if m is not None]
+        mentions.extend(with_dateline(chunk_text, chunk.offset, found))
     return mentions
+
+
+def with_dateline(chunk_text: str, offset: int, found: list[Mention]) -> list[Mention]:
+    """Add the place of a wire dateline ("OTTAWA --", "NICE, France 1996-08-30") that the model,
+    thrown by the capitals, missed or mislabelled: it replaces any mention overlapping it."""
+    match = DATELINE_RE.match(chunk_text)
+    if match is None:
+        return found
+    places = [Mention(offset + s, offset + e, chunk_text[s:e].title(), "GPE")
+              for s, e in (match.span(1), match.span(2)) if s >= 0]
+    kept = [m for m in found if not any(m.start < p.end and p.start < m.end for p in places)]
+    return sorted(kept + places, key=lambda m: m.start)
 
 
 def is_variant(a: str, b: str) -> bool:
@@ -190,6 +205,8 @@ class EntityIndex:
         self.entities = [e for e in self.entities if e.mentions]
         for e in self.entities:
             e.label = majority_label(e, mentions) if e.label != "PERSON" else e.label
+            if e.name.isupper():  # "BELGRADE" in a headline: prefer the article's "Belgrade"
+                e.name = next((a for a in sorted(e.aliases) if not a.isupper()), e.name)
         self.entities.sort(key=lambda e: (-e.count, min(e.mentions)))
 
     def people_with_surname(self, word: str) -> list[Entity]:
