@@ -75,6 +75,23 @@ def test_name_edges_are_trimmed(text, bad, good):
     assert bad not in names and good in names
 
 
+@pytest.mark.parametrize(
+    "text,parts",
+    [
+        ("Results: Haitai 2 Samsung 1 in the Korean league.", ["Haitai", "Samsung"]),
+        ("Prime Minister Jean-Pierre Dufour spoke in Paris on Monday.", ["Jean-Pierre Dufour", "Paris"]),
+    ],
+    ids=["score between teams", "hyphenated names stay whole"],
+)
+def test_spans_split_only_at_real_separators(text, parts):
+    assert set(parts) <= set(entities_of(text))
+
+
+@pytest.mark.parametrize("text,bad", [("The senate and congress met.", "congress")], ids=["lowercase"])
+def test_lowercase_words_are_not_names(text, bad):
+    assert bad not in entities_of(text)
+
+
 def test_numbers_and_dates_are_not_entities():
     names = entities_of("On 12 March 2024, 3,000 workers in Lyon marched for 2 hours.")
     assert set(names) <= {"Lyon"}

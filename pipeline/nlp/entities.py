@@ -41,6 +41,8 @@ TRIM_CHARS = " \t\n-–—,;:!?\"'“”‘’«»()[]{}"
 DATELINE_RE = re.compile(
     r"([A-Z][A-Z.'’]+(?:[ -][A-Z][A-Z.'’]+){0,3})(?: ?, ?([A-Z][\w.]+(?: [A-Z][\w.]+)?))?"
     r"[ \u00a0]+(?:--|—|–|\d{4}-\d\d-\d\d|\((?:Reuters|AP|AFP|CP|UPI|dpa)\))")
+SEPARATORS = frozenset({"(", ")", "[", "]", ";", ":", "|"})
+SPACED_SEPARATORS = frozenset({"-", "–", "—", "/"})
 MAX_NAME_CHARS = 120  # longer "names" are runs of junk the model swallowed
 JUNK_RE = re.compile(r"^[\W\d_]+$")
 VARIANT_SIMILARITY = 0.75
@@ -92,14 +94,52 @@ def fold(name: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def clean_span(span, offset: int, doc_text: str) -> Mention | None:
-    """Trim articles, titles (people only), possessives and punctuation off a spaCy entity span."""
+def clean_span(span, offset: int, doc_text: str) -> list[Mention]:
+    """Cleaned mentions of a spaCy entity span: articles, titles (people only), possessives and
+    punctuation trimmed; a span the model ran across a separator ("Romania - Cosmin Contra",
+    "Haitai 2 Samsung") is cut into its names."""
+    label = span.label_
     tokens = list(span)
+    if label != "PERSON" and is_titled_name(drop_leading(tokens)):
+        label = "PERSON"  # "Coach Ines Varga" tagged ORG: a title before a bare name marks a person
+    parts = split_at_separators(tokens, label) if label in PROPER_LABELS else [tokens]
+    mentions = [trimmed_mention(part, label, offset, doc_text) for part in parts]
+    return [m for m in mentions if m is not None]
+
+
+def drop_leading(tokens) -> list:
+    """Without leading articles ("the United States")."""
     while tokens and tokens[0].lower_ in LEADING_WORDS:
         tokens = tokens[1:]
-    label = span.label_
-    if label != "PERSON" and is_titled_name(tokens):
-        label = "PERSON"  # "Coach Ines Varga" tagged ORG: a title before a bare name marks a person
+    return tokens
+
+
+def split_at_separators(tokens, label: str) -> list[list]:
+    """Runs of tokens between separators: spaced dashes, brackets, bare numbers, "at"/"vs", and
+    commas except in people's names ("Martin Luther King, Jr.")."""
+    parts, current = [], []
+    for tok in tokens:
+        if is_separator(tok, label):
+            parts.append(current)
+            current = []
+        else:
+            current.append(tok)
+    return [part for part in parts + [current] if part]
+
+
+def is_separator(tok, label: str) -> bool:
+    """Does this token separate two names inside one model span?"""
+    text = tok.text
+    if text in SPACED_SEPARATORS:  # "Jean-Pierre" is tokenised with a bare hyphen: only spaced ones
+        return tok.i > 0 and bool(tok.doc[tok.i - 1].whitespace_) and bool(tok.whitespace_)
+    if text == ",":
+        return label != "PERSON"
+    return text in SEPARATORS or tok.lower_ in ("at", "vs", "vs.", "v") or text.isdigit()
+
+
+def trimmed_mention(tokens, label: str, offset: int, doc_text: str) -> Mention | None:
+    """One mention from a run of tokens, trimmed; None when nothing name-like is left."""
+    tokens = drop_leading(tokens)
     if label == "PERSON":
         while len(tokens) > 1 and tokens[0].lower_ in TITLES:
             tokens = tokens[1:]
@@ -117,6 +157,8 @@ def clean_span(span, offset: int, doc_text: str) -> Mention | None:
     text = doc_text[start:end]
     if not 2 <= len(text) <= MAX_NAME_CHARS or JUNK_RE.match(text):
         return None
+    if label in PROPER_LABELS and text.lower() == text and text.upper() != text:
+        return None  # "congress", "south": a proper name has a capital (scripts without case pass)
     return Mention(start + offset, end + offset, text, label)
 
 
@@ -146,7 +188,7 @@ def collect_mentions(chunks) -> list[Mention]:
     for chunk in chunks:
         chunk_text = chunk.doc.text  # built on each access: once per chunk
         found = [m for span in chunk.doc.ents if span.label_ in NAME_LABELS
-                 for m in [clean_span(span, chunk.offset, chunk_text)] if m is not None]
+                 for m in clean_span(span, chunk.offset, chunk_text)]
         mentions.extend(with_dateline(chunk_text, chunk.offset, found))
     return mentions
 
