@@ -90,6 +90,12 @@ CASES = {
     "they resolves to an organisation": (
         "The Transport Ministry confirmed the closure on Monday.\n\nThey said that repairs would take three weeks.",
         "repairs would take", "Transport Ministry", "indirect"),
+    "they resolves to a plural subject": (
+        "Union officials rejected the offer on Monday.\n\n“We will strike next week,” they said.",
+        "strike next week", "Union officials", "direct"),
+    "statement that-clause hung on the medium": (
+        "The Harbour Authority said in a statement that the ferry would resume service.",
+        "ferry would resume", "Harbour Authority", "indirect"),
     "organisation speaks": (
         "“The line will reopen on Friday,” the Ministry of Transport said.",
         "reopen on Friday", "Ministry of Transport", "direct"),

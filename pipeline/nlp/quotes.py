@@ -125,7 +125,8 @@ class Attributor:
                     if speaker.name:
                         pos = chunk.offset + tok.idx
                         self.resolved[pos] = speaker
-                        self.events.append((pos, speaker, speaker.label == "PERSON"))
+                        one_person = speaker.label == "PERSON" and not is_plural(tok)
+                        self.events.append((pos, speaker, one_person))
 
     def describe(self, tok, chunk) -> Speaker:
         """Name a subject token: an entity's canonical name, a resolved pronoun, or its noun phrase."""
@@ -254,15 +255,29 @@ def indirect_content(verb):
     else:
         if verb.lemma_.lower() not in INDIRECT_VERBS:
             return None
-        comps = [c for c in verb.children if c.dep_ == "ccomp"]
-        if not comps:
+        comp = reported_clause(verb)
+        if comp is None:
             return None
-        clause = doc[comps[0].left_edge.i:comps[0].right_edge.i + 1]
+        clause = doc[comp.left_edge.i:comp.right_edge.i + 1]
     while len(clause) and (clause[0].is_punct or clause[0].is_space):
         clause = clause[1:]
     while len(clause) and (clause[-1].is_punct or clause[-1].is_space):
         clause = clause[:-1]
     return clause if len(clause) >= 3 else None
+
+
+def reported_clause(verb):
+    """The clausal complement of a speech verb, also when the parser hung the "that" clause on the
+    medium ("said in a statement that ...")."""
+    for child in verb.children:
+        if child.dep_ == "ccomp":
+            return child
+    for prep in (c for c in verb.children if c.dep_ == "prep"):
+        for obj in (c for c in prep.children if c.dep_ == "pobj"):
+            for clause in obj.children:
+                if clause.dep_ in ("acl", "ccomp") and any(m.dep_ == "mark" and m.lower_ == "that" for m in clause.children):
+                    return clause
+    return None
 
 
 def fill_split(speakers: list, para_of: list[int]) -> None:
@@ -304,6 +319,11 @@ def fill_floating(spans: list[QuoteSpan], speakers: list, para_of: list[int], at
                 speakers[i] = last[1]
         if speakers[i] is not None and speakers[i].name:
             last = (para_of[i], speakers[i])
+
+
+def is_plural(tok) -> bool:
+    """A plural subject ("officials", "Berg and Lind") is what "they" refers back to."""
+    return tok.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in tok.children)
 
 
 def is_salient_subject(tok) -> bool:
