@@ -40,9 +40,10 @@ def wiredesk_ingest_articles():
         return tasks.process_chunk(ids, run_id)
 
     @task(outlets=[INDEXED_ARTICLES], trigger_rule="all_done")
-    def summarize(results: list[dict], *, outlet_events=None) -> dict:
+    def summarize(results: list[dict], *, outlet_events=None, dag_run=None) -> dict:
         from pipeline import tasks
         summary = tasks.summarize_ingest(results)
+        tasks.record_run("ingest", summary, dag_run.dag_id, dag_run.run_id, dag_run.start_date)
         outlet_events[INDEXED_ARTICLES].extra = tasks.event_extra(summary)
         return summary
 

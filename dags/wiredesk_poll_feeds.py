@@ -42,9 +42,11 @@ def wiredesk_poll_feeds():
         return tasks.poll_feed(feed_name)
 
     @task
-    def summarize(results: list[dict]) -> dict:
+    def summarize(results: list[dict], *, dag_run=None) -> dict:
         from pipeline import tasks
-        return tasks.summarize_polls(results)
+        summary = tasks.summarize_polls(results)
+        tasks.record_run("poll", summary, dag_run.dag_id, dag_run.run_id, dag_run.start_date)
+        return summary
 
     @task(outlets=[PENDING_ITEMS])
     def announce_new_items(summary: dict, *, outlet_events=None):

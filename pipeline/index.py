@@ -277,6 +277,9 @@ def ensure_indices(es, settings: Settings) -> dict[str, str]:
         else:
             update_mapping(es, current, build_template(settings, kind, english)["template"]["mappings"])
         result[kind] = current
+    from pipeline.runs import ensure_runs_index
+
+    ensure_runs_index(es, settings)  # one small plain index of run records (the Feed Health page reads it)
     es.cluster.health(index=list(result.values()), wait_for_status="yellow", timeout="30s")
     return result
 
@@ -299,6 +302,7 @@ def delete_indices(es, settings: Settings) -> None:
         if names:
             es.indices.delete(index=names, ignore_unavailable=True)
         es.options(ignore_status=404).indices.delete_index_template(name=f"{settings.index_prefix}-{kind}")
+    es.indices.delete(index=f"{settings.index_prefix}-runs", ignore_unavailable=True)
 
 
 # -- documents -------------------------------------------------------------------------------

@@ -106,6 +106,15 @@ def summarize_ingest(results: list[dict]) -> dict:
     return summary
 
 
+def record_run(kind: str, summary: dict, dag_id: str, run_id: str, started_at=None,
+               settings: Settings | None = None) -> None:
+    """Keep the run's counts as one record for the Feed Health page's "Recent runs" table."""
+    from pipeline.runs import record_run as record
+
+    settings = settings or get_settings()
+    record(cluster(settings), settings, dag_id, run_id, kind, summary, started_at)
+
+
 def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dict:
     """Failing, silent and slow feeds, logged as a table and returned."""
     from pipeline.health import feed_health_report

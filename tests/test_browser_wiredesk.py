@@ -264,6 +264,8 @@ def test_feed_health_page_in_the_airflow_ui(airflow_url, browser):
         rows = texts(browser, "#feeds tbody tr")
         assert "broken-wire" in rows[0] and "failing" in rows[0] and "HTTP 500" in rows[0]
         assert "failing: 1" in texts(browser, "#summary")[0]
+        wait.until(lambda d: len(texts(d, "#runs tbody tr")) == 2)  # recent runs, newest first
+        assert "wiredesk_ingest_articles" in texts(browser, "#runs tbody tr")[0]
         browser.switch_to.default_content()
     path = screenshot_dir() / "wiredesk-feeds.png"
     assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000

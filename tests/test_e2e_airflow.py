@@ -89,6 +89,19 @@ def search_docs(es, settings, query: dict) -> list[dict]:
     return es.search(index=settings.articles_alias, query=query, size=50)["hits"]["hits"]
 
 
+def assert_run_records(es, settings, new: int, indexed: int) -> None:
+    """One record per DAG run, with the counts the Feed Health page shows."""
+    from pipeline.runs import recent_runs, runs_index
+
+    es.indices.refresh(index=runs_index(settings))
+    records = {r["kind"]: r for r in recent_runs(es, settings)}
+    assert sorted(records) == ["ingest", "poll"]
+    poll, ingest = records["poll"], records["ingest"]
+    assert poll["dag_id"] == "wiredesk_poll_feeds" and poll["run_id"] and poll["started_at"]
+    assert poll["counts"]["new"] == new and poll["feeds_failing"] == ["broken"]
+    assert ingest["counts"]["indexed"] == indexed and ingest["counts"]["failed"] == 0
+
+
 def test_poll_then_ingest_then_search(airflow_db, dags, pipeline_env, es, shared_or_none):
     settings = pipeline_env
     states = run_dag(dags["wiredesk_poll_feeds"])
@@ -101,6 +114,7 @@ def test_poll_then_ingest_then_search(airflow_db, dags, pipeline_env, es, shared
     indexed = search_docs(es, settings, {"term": {"status": "indexed"}})
     assert len(indexed) == len(pending)
     assert all(hit["_source"]["text"] and hit["_source"]["entities"] for hit in indexed)
+    assert_run_records(es, settings, new=len(pending), indexed=len(indexed))
 
     if shared_or_none is None:
         pytest.skip("../shared absent: the seed article is not on the wire")

@@ -92,13 +92,27 @@ DEMO_FEEDS = [
 ]
 
 
+DEMO_RUNS = [  # (dag_id, run_id, kind, summary) in the order they finished
+    ("wiredesk_poll_feeds", "scheduled__2026-11-26T10:00:00+00:00", "poll",
+     {"feeds": 2, "by_status": {"new": 1, "failed": 1}, "new_count": 4, "new_ids": ["a", "b", "c", "d"],
+      "errors": {"broken-wire": {"reason": "http_5xx", "message": "HTTP 500 from the feed"}}}),
+    ("wiredesk_ingest_articles", "asset_triggered__2026-11-26T10:01:00+00:00", "ingest",
+     {"claimed": 4, "fetched": 4, "extracted": 3, "enriched": 3, "indexed": 3, "failed": 1,
+      "failed_by_reason": {"http_404": 1}, "chunks": 1}),
+]
+
+
 def index_demo(es, settings) -> None:
-    """The demo articles and feed states, searchable right away."""
+    """The demo articles, feed states and run records, searchable right away."""
     from pipeline.index import ensure_indices, index_articles, index_feeds
+    from pipeline.runs import record_run, runs_index
 
     ensure_indices(es, settings)
     assert not index_articles(es, settings, DEMO_ARTICLES, refresh=True).failures
     assert not index_feeds(es, settings, DEMO_FEEDS, refresh=True).failures
+    for dag_id, run_id, kind, summary in DEMO_RUNS:
+        assert record_run(es, settings, dag_id, run_id, kind, summary)
+    es.indices.refresh(index=runs_index(settings))
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -202,7 +216,7 @@ def logged_in(base: str) -> httpx.Client:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("path", ["/api/search?q=strike", "/api/quote-cards?q=strike", "/api/feeds",
+@pytest.mark.parametrize("path", ["/api/search?q=strike", "/api/quote-cards?q=strike", "/api/feeds", "/api/runs",
                                   "/api/articles/x", "/api/health", "/static/search.js"])
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Cookie": "_token=wrong"}])
 def test_api_rejects_requests_without_a_valid_login(wiredesk_url, path, headers):
@@ -274,7 +288,29 @@ def test_feed_health_api(wiredesk_url):
 
 
 @pytest.mark.integration
+def test_recent_runs_api(wiredesk_url):
+    """The Feed Health page's "Recent runs": newest first, with counts, reasons and the Airflow run."""
+    runs = logged_in(wiredesk_url).get("/api/runs").json()["runs"]
+    assert [(r["dag_id"], r["run_id"]) for r in runs] == [(d, r) for d, r, _, _ in reversed(DEMO_RUNS)]
+    ingest, poll = runs
+    assert ingest["counts"] == {"claimed": 4, "fetched": 4, "extracted": 3, "enriched": 3, "indexed": 3, "failed": 1}
+    assert ingest["failed_by_reason"] == {"http_404": 1}
+    assert poll["counts"] == {"feeds": 2, "new": 4, "failed": 1} and poll["feeds_failing"] == ["broken-wire"]
+    assert [r["dag_id"] for r in logged_in(wiredesk_url).get("/api/runs", params={"limit": 1}).json()["runs"]] == [
+        "wiredesk_ingest_articles"]
+
+
+@pytest.mark.integration
+def test_feed_health_page_has_recent_runs(wiredesk_url):
+    client = logged_in(wiredesk_url)
+    assert 'id="runs"' in client.get("/feeds").text
+    script = client.get("/static/feeds.js").text
+    assert "api/runs" in script and "/dags/${encodeURIComponent(run.dag_id)}/runs/" in script
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("path, status", [("/api/search?since=yesterday-ish", 422), ("/api/feeds?silent_hours=0", 422),
+                                          ("/api/runs?limit=0", 422),
                                           ("/api/quote-cards?until=not-a-date", 422), ("/api/articles/missing", 404)])
 def test_bad_requests_name_the_problem(wiredesk_url, path, status):
     response = logged_in(wiredesk_url).get(path)

@@ -1,10 +1,10 @@
 """The app mounted under ``/wiredesk``: pages, static files, feed health, quote cards and the search API.
 
 Routes (relative to the mount): ``/`` search page, ``/feeds`` feed-health page, ``/article?id=``
-one article, ``/static/*`` CSS and JS, ``/api/feeds`` feed and item health, ``/api/quote-cards``
-attributed quotes from the best-matching articles; everything else is ``pipeline.api`` (``/api/search``,
-``/api/quotes``, ``/api/facets``, ``/api/articles/{id}``, ``/api/health``). Every route needs an
-Airflow login (:mod:`wiredesk_web.auth`).
+one article, ``/static/*`` CSS and JS, ``/api/feeds`` feed and item health, ``/api/runs`` the latest
+runs' counts, ``/api/quote-cards`` attributed quotes from the best-matching articles; everything else
+is ``pipeline.api`` (``/api/search``, ``/api/quotes``, ``/api/facets``, ``/api/articles/{id}``,
+``/api/health``). Every route needs an Airflow login (:mod:`wiredesk_web.auth`).
 """
 
 from __future__ import annotations
@@ -85,10 +85,16 @@ def quote_cards(es, settings: Settings, req: search.SearchRequest, limit: int) -
 
 
 def add_api(app: FastAPI, settings: Settings) -> None:
-    """Feed health and quote cards (the rest of the API is ``pipeline.api``)."""
+    """Feed health, recent runs and quote cards (the rest of the API is ``pipeline.api``)."""
     @app.get("/api/feeds", summary="Feed health (failing, silent, slow) and article items by status")
     def feeds_endpoint(request: Request, silent_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24) -> dict:
         return feed_health(request.app.state.es, settings, silent_hours)
+
+    @app.get("/api/runs", summary="The latest poll and ingest runs with their counts, newest first")
+    def runs_endpoint(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
+        from pipeline.runs import recent_runs
+
+        return {"runs": recent_runs(request.app.state.es, settings, limit)}
 
     @app.get("/api/quote-cards", summary="Attributed quotes from the best-matching articles")
     def cards_endpoint(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 12) -> dict:

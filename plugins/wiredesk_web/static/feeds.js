@@ -1,4 +1,4 @@
-// The feed-health page: every feed's health (failing, silent, slow, ok) and the items by status.
+// The feed-health page: every feed's health (failing, silent, slow, ok), the items by status and the recent runs.
 "use strict";
 
 const HEALTH_ORDER = ["failing", "silent", "slow", "never_polled", "disabled", "ok"];
@@ -38,8 +38,49 @@ async function load() {
   }
 }
 
+function count(value) {
+  return `<td class="num">${value ?? ""}</td>`;
+}
+
+function renderReasons(run) {
+  const reasons = Object.entries(run.failed_by_reason || {}).sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `<span class="badge failing">${wd.escape(reason)}: ${n}</span>`);
+  const feeds = (run.feeds_failing || []).length ? `<div class="muted">${wd.escape(run.feeds_failing.join(", "))}</div>` : "";
+  return reasons.join(" ") + feeds;
+}
+
+// The run's page in the Airflow UI; _top leaves the iframe the plugin page is shown in.
+function runLink(run) {
+  const href = `/dags/${encodeURIComponent(run.dag_id)}/runs/${encodeURIComponent(run.run_id)}`;
+  return `<a href="${href}" target="_top" title="${wd.escape(run.run_id)}">open run</a>`;
+}
+
+function renderRun(run) {
+  const c = run.counts || {};
+  return `<tr class="${c.failed ? "failing" : "ok"}">
+    <td>${wd.when(run.finished_at)}</td>
+    <td><div>${wd.escape(run.dag_id)}</div><div class="muted">${wd.escape(run.kind)}</div></td>
+    ${count(c.new)}${count(c.claimed)}${count(c.fetched)}${count(c.extracted)}${count(c.indexed)}${count(c.failed)}
+    <td>${renderReasons(run)}</td><td>${runLink(run)}</td></tr>`;
+}
+
+async function loadRuns() {
+  const status = document.getElementById("runs-status");
+  try {
+    const { runs } = await wd.getJSON("api/runs?limit=20");
+    const table = document.getElementById("runs");
+    table.querySelector("tbody").innerHTML = runs.map(renderRun).join("");
+    table.hidden = runs.length === 0;
+    status.textContent = runs.length ? `The latest ${runs.length} poll and ingest run(s), newest first.` : "No runs recorded yet.";
+  } catch (error) {
+    status.textContent = error.message;
+  }
+}
+
 document.getElementById("health-form").addEventListener("submit", (event) => {
   event.preventDefault();
   load();
+  loadRuns();
 });
 load();
+loadRuns();
