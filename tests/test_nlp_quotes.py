@@ -96,6 +96,12 @@ CASES = {
     "statement that-clause hung on the medium": (
         "The Harbour Authority said in a statement that the ferry would resume service.",
         "ferry would resume", "Harbour Authority", "indirect"),
+    "passive tell names the agent, not the listener": (
+        "Nora Quist was stopped at the gate. “Go home,” she was told by the guards.",
+        "Go home", "the guards", "direct"),
+    "quoted as saying": (
+        "Nora Quist was quoted as saying that the plan “will never work.”",
+        "never work", "Nora Quist", "partial"),
     "organisation speaks": (
         "“The line will reopen on Friday,” the Ministry of Transport said.",
         "reopen on Friday", "Ministry of Transport", "direct"),

@@ -38,6 +38,7 @@ INDIRECT_VERBS = frozenset(
 PERSON_PRONOUNS = frozenset({"he", "she"})
 GROUP_PRONOUNS = frozenset({"they", "it", "we"})
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+PASSIVE_SOURCE_VERBS = frozenset({"quote", "cite"})  # "X was quoted as saying": X still speaks
 CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl", "pcomp", "acl"})
 ORG_NOUNS = frozenset(
     """office ministry department agency government company firm campaign committee council court
@@ -393,6 +394,8 @@ def find_subject(verb, skip=lambda i: False):
                     return objects[0]
         subjects = [c for c in node.children
                     if c.dep_ in SUBJECT_DEPS and c.lower_ not in ("who", "that", "which") and not skip(c.i)]
+        if subjects and subjects[0].dep_ == "nsubjpass" and node.lemma_.lower() not in PASSIVE_SOURCE_VERBS:
+            return None  # "he was told": the passive subject is the listener, not the source
         if subjects:
             return subjects[0]
         if node.dep_ in ("relcl", "acl") and node.head.pos_ in ("NOUN", "PROPN"):
