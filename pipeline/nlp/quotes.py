@@ -24,9 +24,9 @@ SPEECH_VERBS = frozenset(
     ask answer reply respond recall remark comment complain confirm deny suggest conclude continue
     contend assert boast caution emphasize emphasise stress vow promise pledge urge predict describe
     call tweet post testify shout scream whisper cry joke quip concede observe report reveal disclose
-    mention maintain allege point agree disagree reiterate repeat retort counter caution quote
+    mention maintain allege point agree disagree reiterate repeat retort quote
     characterize characterise dub label brand lament praise criticize criticise charge accuse
-    demand propose announce estimate acknowledge hint signal indicate believe think""".split()
+    demand propose hint indicate believe think""".split()
 )
 # A subset that introduce indirect speech with a clausal complement, precise enough to report.
 INDIRECT_VERBS = frozenset(
