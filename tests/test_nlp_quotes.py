@@ -102,6 +102,9 @@ CASES = {
     "quoted as saying": (
         "Nora Quist was quoted as saying that the plan “will never work.”",
         "never work", "Nora Quist", "partial"),
+    "a date next to the cue is not the speaker": (
+        "Ruth Calder chairs the board.\n\n“We will appeal,” Calder said Thursday.",
+        "will appeal", "Ruth Calder", "direct"),
     "organisation speaks": (
         "“The line will reopen on Friday,” the Ministry of Transport said.",
         "reopen on Friday", "Ministry of Transport", "direct"),

@@ -38,6 +38,8 @@ INDIRECT_VERBS = frozenset(
 PERSON_PRONOUNS = frozenset({"he", "she"})
 GROUP_PRONOUNS = frozenset({"they", "it", "we"})
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+# "said Thursday": dates and times the parser may take for a subject never speak.
+NOT_SPEAKERS = frozenset({"DATE", "TIME"})
 PASSIVE_SOURCE_VERBS = frozenset({"quote", "cite"})  # "X was quoted as saying": X still speaks
 CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl", "pcomp", "acl"})
 ORG_NOUNS = frozenset(
@@ -397,7 +399,7 @@ def find_subject(verb, skip=lambda i: False):
         if subjects and subjects[0].dep_ == "nsubjpass" and node.lemma_.lower() not in PASSIVE_SOURCE_VERBS:
             return None  # "he was told": the passive subject is the listener, not the source
         if subjects:
-            return subjects[0]
+            return None if subjects[0].ent_type_ in NOT_SPEAKERS else subjects[0]
         if node.dep_ in ("relcl", "acl") and node.head.pos_ in ("NOUN", "PROPN"):
             return node.head
         if node.dep_ not in CLIMB_DEPS or node.head is node:
@@ -412,8 +414,8 @@ def adjacent_subject(verb):
     before = doc[verb.i - 1] if verb.i > 0 else None
     after = doc[verb.i + 1] if verb.i + 1 < len(doc) else None
     if before is not None and before.pos_ in ("PROPN", "PRON", "NOUN") and before.dep_ not in ("dobj", "pobj"):
-        return before
-    if after is not None and after.pos_ in ("PROPN", "NOUN"):
+        return None if before.ent_type_ in NOT_SPEAKERS else before
+    if after is not None and after.pos_ in ("PROPN", "NOUN") and after.ent_type_ not in NOT_SPEAKERS:
         return after
     return None
 
