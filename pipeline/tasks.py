@@ -61,8 +61,9 @@ def summarize_polls(results: list[dict]) -> dict:
     statuses = Counter(str(r.get("status")) for r in results)
     new_ids = [i for r in results for i in r.get("new_ids", [])]
     errors = {r["feed"]: r.get("error") for r in results if r.get("error")}
+    # XCom carries references, and only a capped sample of them: the items themselves are in the index.
     summary = {"feeds": len(results), "by_status": dict(statuses), "new_count": len(new_ids),
-               "new_ids": new_ids, "errors": errors}
+               "new_ids": new_ids[:EVENT_ID_CAP], "errors": errors}
     LOGGER.info("poll cycle: %d feeds %s, %d new items, %d feeds with errors",
                 len(results), dict(statuses), len(new_ids), len(errors))
     for feed, error in errors.items():
@@ -75,7 +76,7 @@ def event_extra(summary: dict) -> dict:
     extra = {k: v for k, v in summary.items() if isinstance(v, (int, str)) or k in ("by_status", "failed_by_reason")}
     ids = summary.get("new_ids") or summary.get("ids") or []
     extra["ids"] = ids[:EVENT_ID_CAP]
-    extra["ids_truncated"] = len(ids) > EVENT_ID_CAP
+    extra["ids_truncated"] = summary.get("new_count", len(ids)) > len(ids[:EVENT_ID_CAP])
     return extra
 
 
