@@ -5,22 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from pipeline.feed_state import parse_iso as parse_time
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
 SLOW_POLL_SECONDS = 10.0
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO-8601 timestamp as an aware datetime, or None."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def classify_feed(state: dict, settings: Settings, now: datetime, silent_hours: int) -> str:
