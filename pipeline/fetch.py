@@ -38,10 +38,11 @@ import httpx
 
 from pipeline.errors import PermanentError, RetryableError, WiredeskError
 from pipeline.http import (HostLimiter, RobotsCache, build_client, check_url, get_limiter, get_robots,
-                           is_public_address, parse_retry_after)
+                           is_allowlisted, is_public_address, parse_retry_after)
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -268,7 +269,7 @@ def check_peer(response: httpx.Response, settings: Settings) -> None:
 
     With a forward proxy the peer is the proxy; a private proxy then needs allow_private_addresses.
     """
-    if settings.allow_private_addresses:
+    if is_allowlisted(response.url.host, response.url.port or DEFAULT_PORTS.get(response.url.scheme), settings):
         return
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None

@@ -68,6 +68,11 @@ def resolve_host(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
+def is_allowlisted(host: str, port: int | None, settings: Settings) -> bool:
+    """True when private addresses are allowed, globally or for this host:port."""
+    return settings.allow_private_addresses or f"{host.lower()}:{port}" in settings.private_allowlist
+
+
 def check_url(url: str, settings: Settings) -> None:
     """Raise PermanentError unless ``url`` is http(s) to a public host (SSRF guard)."""
     parts = urlsplit(str(url))
@@ -80,7 +85,7 @@ def check_url(url: str, settings: Settings) -> None:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError as exc:
         raise PermanentError(f"bad port in URL: {url}", reason="bad_url") from exc
-    if settings.allow_private_addresses:
+    if is_allowlisted(host, port, settings):
         return
     if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
         raise PermanentError(f"address not allowed: {host}", reason="private_address")

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     per_host_delay: float = 1.0  # minimum seconds between requests to one host
     respect_robots: bool = True
     allow_private_addresses: bool = False  # SSRF guard; tests and the demo wire allow loopback
+    # "host:port" entries let through the SSRF guard one by one (the demo wire), JSON list in the env.
+    private_allowlist: tuple[str, ...] = ()
     # -- article fetching retries (pipeline/fetch.py): bounded, so a worker never waits long
     fetch_attempts: int = 3  # tries per page for transient failures (429, 5xx, timeouts)
     fetch_backoff: float = 1.0  # first wait without Retry-After, doubling per try

@@ -27,8 +27,8 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs"
 export WIREDESK_DATA_DIR="$DATA"
-# The demo replay wire is on 127.0.0.1: the SSRF guard must let loopback through for the demo.
-export WIREDESK_ALLOW_PRIVATE_ADDRESSES="${WIREDESK_ALLOW_PRIVATE_ADDRESSES:-true}"
+# The demo replay wire is on 127.0.0.1: the SSRF guard lets exactly that host:port through.
+export WIREDESK_PRIVATE_ALLOWLIST="${WIREDESK_PRIVATE_ALLOWLIST:-[\"127.0.0.1:${WIREDESK_REPLAY_PORT:-8765}\"]}"
 export WIREDESK_POLL_MINUTES="${WIREDESK_POLL_MINUTES:-5}"
 export PATH="$VENV_BIN:$PATH"
 

@@ -53,7 +53,7 @@ def pipeline_env(settings, wire, tmp_path, monkeypatch):
     )
     env = {"WIREDESK_ES_URL": settings.es_url, "WIREDESK_INDEX_PREFIX": settings.index_prefix,
            "WIREDESK_DATA_DIR": str(settings.data_dir), "WIREDESK_FEEDS_FILE": str(feeds),
-           "WIREDESK_ALLOW_PRIVATE_ADDRESSES": "true", "WIREDESK_PER_HOST_DELAY": "0"}
+           "WIREDESK_PRIVATE_ALLOWLIST": f'["{wire.base_url.split("//")[1]}"]', "WIREDESK_PER_HOST_DELAY": "0"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     from pipeline import settings as settings_module

@@ -117,6 +117,22 @@ def test_localhost_allowed_when_configured(site):
     assert fetch_page(url, settings, politeness=Politeness(HostLimiter(2, 0.0))).html == HTML
 
 
+def test_allowlisted_host_and_port_pass_the_guard(site):
+    url = site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
+    netloc = url.split("/")[2]
+    settings = Settings(private_allowlist=(netloc,), per_host_delay=0.0)
+    assert fetch_page(url, settings, politeness=Politeness(HostLimiter(2, 0.0))).html == HTML
+
+
+def test_allowlist_is_per_port(site):
+    url = site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
+    host, port = url.split("/")[2].rsplit(":", 1)
+    settings = Settings(private_allowlist=(f"{host}:{int(port) + 1}",), per_host_delay=0.0)
+    with pytest.raises(PermanentError) as info:
+        fetch_page(url, settings)
+    assert info.value.reason == "blocked_address"
+
+
 @pytest.mark.parametrize("name", ["intranet.example", "meta.example", "v6.example"])
 def test_dns_name_resolving_to_private_address_is_blocked(site, strict, fake_dns, name):
     assert blocked_reason(f"http://{name}/page", site, strict) == "blocked_address"
