@@ -24,6 +24,7 @@ import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pipeline.errors import PermanentError
@@ -174,10 +175,18 @@ def parse_html(text: str, max_depth: int):
         raise PermanentError(f"unparsable HTML: {exc}", reason="unparsable") from exc
     if tree is None:
         raise PermanentError("unparsable HTML", reason="unparsable")
-    # An absolute path of max_depth + 1 steps exists only under deeper nesting (evaluated in C).
-    if tree.xpath("boolean(" + "/*" * (max_depth + 1) + ")"):
+    if depth_probe(max_depth)(tree):
         raise PermanentError(f"element nesting exceeds {max_depth}", reason="too_deep")
     return tree
+
+
+@lru_cache(maxsize=4)
+def depth_probe(max_depth: int):
+    """A compiled XPath that is true when element nesting exceeds max_depth (compiled once per limit)."""
+    from lxml import etree
+
+    # An absolute path of max_depth + 1 steps exists only under deeper nesting (evaluated in C).
+    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
 
 
 class ExtractionTimeout(BaseException):
@@ -285,8 +294,17 @@ def build_article(text: str, url: str | None, settings) -> Article:
 
 def read_declared_titles(tree) -> list[str]:
     """og:title and <title>, which bodies often repeat on their first line."""
-    values = tree.xpath("//meta[@property='og:title']/@content") + tree.xpath("//title/text()")
+    og_title, title = declared_title_paths()
+    values = og_title(tree) + title(tree)
     return [" ".join(v.split()) for v in values[:2]]
+
+
+@lru_cache(maxsize=1)
+def declared_title_paths():
+    """Compiled XPaths for og:title contents and <title> texts (compiled once: it costs about one evaluation)."""
+    from lxml import etree
+
+    return etree.XPath("//meta[@property='og:title']/@content"), etree.XPath("//title/text()")
 
 
 # -- the command

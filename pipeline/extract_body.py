@@ -15,7 +15,7 @@ import logging
 import re
 from copy import deepcopy
 
-from pipeline.extract_meta import word_f1
+from pipeline.extract_meta import NON_WORD, WORD, word_f1
 
 LOGGER = logging.getLogger(__name__)
 
@@ -58,8 +58,10 @@ BOILERPLATE_PATTERNS = (
     r"^thank you( for (reading|subscribing|signing up))?[.!]?$",
     r"^(write to|contact|email) .{0,60}\S+@\S+\.\w+$",
 )
-# One alternation: a single regex pass per line instead of one per pattern.
-BOILERPLATE_LINE = re.compile("|".join(f"(?:{pattern})" for pattern in BOILERPLATE_PATTERNS), re.I)
+# Two alternations, one regex pass each per line instead of one per pattern: the patterns anchored at
+# the line start are tried there only (a search would try every one of them at every position).
+BOILERPLATE_START = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS if p.startswith("^")), re.I)
+BOILERPLATE_ANYWHERE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS if not p.startswith("^")), re.I)
 # A headline or standfirst repeated at the top of the body matches the page's own at this word F1.
 TITLE_MATCH = 0.8
 SUMMARY_MATCH = 0.9
@@ -123,7 +125,9 @@ def rescue_text(tree, html: str) -> tuple[str, str]:
 
 def is_boilerplate(line: str) -> bool:
     """A short line that matches a known non-article pattern."""
-    return len(line) < MAX_BOILERPLATE_LINE and BOILERPLATE_LINE.search(line) is not None
+    if len(line) >= MAX_BOILERPLATE_LINE:
+        return False
+    return BOILERPLATE_START.match(line) is not None or BOILERPLATE_ANYWHERE.search(line) is not None
 
 
 def drop_repeated_heading(lines: list[str], titles: list[str], summary: str | None) -> list[str]:
@@ -154,7 +158,7 @@ def drop_repeated_captions(lines: list[str]) -> list[str]:
     seen: set[str] = set()
     kept = []
     for line in lines:
-        key = re.sub(r"\W+", " ", line).strip().lower()
+        key = NON_WORD.sub(" ", line).strip().lower()
         if len(key) > MIN_CAPTION_CHARS and key in seen and not line.endswith(SENTENCE_ENDINGS):
             continue
         seen.add(key)
@@ -187,7 +191,7 @@ def drop_author_bio(text: str, authors: list[str]) -> str:
     end = len(paragraphs)
     while end > 1 and len(paragraphs) - end < MAX_BIO_PARAGRAPHS:
         last = paragraphs[end - 1]
-        words = {w.lower() for w in re.findall(r"\w+", last)}
+        words = {w.lower() for w in WORD.findall(last)}
         opens_with_name = any(last.startswith(author) for author in authors)
         if not (opens_with_name or (words & names and BIO_MARKERS.search(last))):
             break

@@ -12,10 +12,12 @@ import html as html_lib
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from lxml import html as lxml_html
 
 LOGGER = logging.getLogger(__name__)
@@ -57,6 +59,16 @@ MODIFIED_META = (
 )
 URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[-_]|\b)")
 URL_COMPACT_DATE = re.compile(r"[/_-]((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:[/_.-]|$)")
+WORD = re.compile(r"\w+")
+NON_WORD = re.compile(r"\W+")
+NOT_A_NAME = re.compile(r"[\d@/<>{}=]|https?:|www\.|\.(?:com|org|net|co)\b", re.I)
+EPOCH_TIMESTAMP = re.compile(r"\d{10}(\d{3})?")
+YEAR = re.compile(r"(?:19|20)\d{2}")
+LANGUAGE_CODE = re.compile(r"\s*([a-zA-Z]{2,3})(?:[-_]|$)")
+# XPath expressions compiled once (compiling one costs about as much as evaluating it on a page).
+TIME_ELEMENT_DATES = etree.XPath("//*[@itemprop=$prop]/@datetime|//*[@itemprop=$prop]/@content")
+PLAIN_TIME_DATES = etree.XPath("//time[@datetime]/@datetime")
+CANONICAL_LINKS = etree.XPath("//link[translate(@rel, 'CANONICAL', 'canonical')='canonical']/@href")
 
 
 @dataclass
@@ -159,10 +171,10 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
     parts, separators = tokens[0::2], tokens[1::2]
     if len(parts) < 2:
         return title
-    names = {re.sub(r"\W+", "", n.lower()) for n in site_names if n}
+    names = {NON_WORD.sub("", n.lower()) for n in site_names if n}
 
     def is_site(part: str) -> bool:
-        key = re.sub(r"\W+", "", part.lower())
+        key = NON_WORD.sub("", part.lower())
         return bool(key) and any(key == n or (len(key) > 3 and (key in n or n in key)) for n in names)
 
     while len(parts) > 1 and is_site(parts[-1]):
@@ -176,10 +188,10 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
 
 def word_f1(a: str, b: str) -> float:
     """Bag-of-words F1 between two short strings (case-insensitive)."""
-    wa, wb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
+    wa, wb = WORD.findall(a.lower()), WORD.findall(b.lower())
     if not wa or not wb:
         return 0.0
-    common = sum(min(wa.count(w), wb.count(w)) for w in set(wa))
+    common = sum((Counter(wa) & Counter(wb)).values())
     return 2 * common / (len(wa) + len(wb))
 
 
@@ -233,17 +245,22 @@ def jsonld_authors(ld: dict) -> list[str]:
     return names
 
 
+# rel=author, itemprop=name inside itemprop=author, class "byline" (a whole class name) or one containing
+# author-name, byline__name or author__name. One pass over the page, in page order; the cheap
+# contains(@class, ...) tests come first so the string building runs only on likely elements.
 BYLINE_XPATH = (
-    "//*[@rel='author']|//*[@itemprop='author']//*[@itemprop='name']"
-    "|//*[contains(concat(' ', normalize-space(@class), ' '), ' byline ')]"
-    "|//*[contains(@class, 'author-name') or contains(@class, 'byline__name') or contains(@class, 'author__name')]"
+    "//*[@rel='author' or (@itemprop='name' and ancestor::*[@itemprop='author'])"
+    " or (contains(@class, 'byline') and (contains(concat(' ', normalize-space(@class), ' '), ' byline ')"
+    " or contains(@class, 'byline__name')))"
+    " or (contains(@class, 'author') and (contains(@class, 'author-name') or contains(@class, 'author__name')))]"
 )
+BYLINE_NODES = etree.XPath(BYLINE_XPATH)
 
 
 def markup_authors(tree) -> list[str]:
     """Names from byline markup (rel=author, itemprop=author, .byline), in page order."""
     names = []
-    for node in tree.xpath(BYLINE_XPATH)[:6]:
+    for node in BYLINE_NODES(tree)[:6]:
         text = clean_space(node.text_content())
         if text and len(text) < 120:
             names.append(text)
@@ -252,20 +269,20 @@ def markup_authors(tree) -> list[str]:
 
 def clean_author_names(raw: list[str], outlets: list[str]) -> list[str]:
     """Split "A and B", strip "By" and trailers, drop outlet/desk credits and duplicates."""
-    outlet_keys = {re.sub(r"\W+", "", o.lower()) for o in outlets if o}
+    outlet_keys = {NON_WORD.sub("", o.lower()) for o in outlets if o}
     seen, names = set(), []
     for entry in raw:
         entry = BYLINE_PREFIX.sub("", clean_space(html_lib.unescape(entry)))
         entry = AUTHOR_TRAILER.sub("", entry)
         for name in AUTHOR_SPLIT.split(entry):
             name = BYLINE_PREFIX.sub("", name).strip(" .:-–—·|")
-            key = re.sub(r"\W+", "", name.lower())
+            key = NON_WORD.sub("", name.lower())
             if not is_person_name(name) or key in CREDENTIALS or is_outlet(key, outlet_keys) or key in seen:
                 continue
             seen.add(key)
             names.append(name)
     # "About Jane Doe" next to "Jane Doe": the longer credit only repeats the name
-    keys = [re.sub(r"\W+", "", n.lower()) for n in names]
+    keys = [NON_WORD.sub("", n.lower()) for n in names]
     return [n for n, k in zip(names, keys) if not any(o != k and o in k for o in keys)]
 
 
@@ -279,7 +296,7 @@ def is_person_name(name: str) -> bool:
     words = name.split()
     if not 1 <= len(words) <= MAX_AUTHOR_WORDS or len(name) > 60:
         return False
-    if re.search(r"[\d@/<>{}=]|https?:|www\.|\.(?:com|org|net|co)\b", name, re.I) or NOT_A_PERSON.search(name):
+    if NOT_A_NAME.search(name) or NOT_A_PERSON.search(name):
         return False
     return any(w[:1].isupper() for w in words)
 
@@ -330,9 +347,9 @@ def choose_authors(tree, meta: dict, ld: dict, outlets: list[str]) -> list[str]:
 def parse_datetime(value: str) -> datetime | None:
     """A timestamp string as an aware UTC datetime (naive values are taken as UTC), or None."""
     value = clean_space(value)
-    if re.fullmatch(r"\d{10}(\d{3})?", value):  # epoch seconds or milliseconds
+    if EPOCH_TIMESTAMP.fullmatch(value):  # epoch seconds or milliseconds
         return datetime.fromtimestamp(int(value[:10]), tz=timezone.utc)
-    if not re.search(r"(?:19|20)\d{2}", value):  # no year: "Tuesday" or "3 hours ago" would parse as today
+    if not YEAR.search(value):  # no year: "Tuesday" or "3 hours ago" would parse as today
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -371,8 +388,8 @@ def first_date(candidates) -> datetime | None:
 
 def time_element_dates(tree, prop: str) -> list[str]:
     """datetime attributes of <time> elements, itemprop-marked ones first."""
-    marked = tree.xpath(f"//*[@itemprop='{prop}']/@datetime|//*[@itemprop='{prop}']/@content")
-    plain = tree.xpath("//time[@datetime]/@datetime")[:3] if prop == "datePublished" else []
+    marked = TIME_ELEMENT_DATES(tree, prop=prop)
+    plain = PLAIN_TIME_DATES(tree)[:3] if prop == "datePublished" else []
     return [*marked, *plain]
 
 
@@ -426,7 +443,7 @@ def absolute_url(value: str | None, base: str | None) -> str | None:
 
 def choose_canonical(tree, meta: dict, url: str | None) -> str | None:
     """<link rel=canonical>, else og:url, else the page URL, made absolute."""
-    links = tree.xpath("//link[translate(@rel, 'CANONICAL', 'canonical')='canonical']/@href")
+    links = CANONICAL_LINKS(tree)
     for value in [*links, meta.get("og:url")]:
         found = absolute_url(value, url)
         if found:
@@ -464,7 +481,7 @@ def read_html_language(tree, meta: dict) -> str | None:
     """The declared language (<html lang>, content-language, og:locale) as a two-letter code."""
     root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
     for value in (root.get("lang"), root.get("xml:lang"), meta.get("content-language"), meta.get("og:locale")):
-        code = re.match(r"\s*([a-zA-Z]{2,3})(?:[-_]|$)", value or "")
+        code = LANGUAGE_CODE.match(value or "")
         if code:
             return code.group(1).lower()
     return None

@@ -135,3 +135,28 @@ def test_repeated_caption_is_dropped_but_repeated_sentence_kept():
     caption = "The harbour board approved the dredging plan on Monday after a two-hour debate"
     text = "\n".join([PROSE[0], PROSE[1], caption, PROSE[2], PROSE[1]])
     assert clean_body(text, [], None).split("\n\n") == [PROSE[0], PROSE[1], PROSE[2], PROSE[1]]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Read more: Council approves new cycle lanes",
+        "Sign up for our daily newsletter",
+        "The minister said: click here to apply, then waited.",
+        "Harbour works start in September [VIDEO]",
+        "[button]Subscribe[/button]",
+        "Pictured: the new ferry",
+        "Additional reporting by Jane Doe",
+        "Prices rose 3% in the year to March, the statistics office said.",
+        "He said more would follow, and read more widely than before.",
+        "",
+    ],
+)
+def test_is_boilerplate_agrees_with_one_alternation(line):
+    """Splitting the patterns into anchored and floating alternations changes no verdict."""
+    import re
+
+    from pipeline.extract_body import BOILERPLATE_PATTERNS, MAX_BOILERPLATE_LINE
+
+    combined = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS), re.I)
+    assert is_boilerplate(line) == (len(line) < MAX_BOILERPLATE_LINE and combined.search(line) is not None)

@@ -211,3 +211,29 @@ def test_split_body_byline(text, authors, expected_text, expected_authors):
     from pipeline.extract_meta import split_body_byline
 
     assert split_body_byline(text, authors, ["Bay Chronicle"]) == (expected_text, expected_authors)
+
+
+@pytest.mark.parametrize(
+    "markup, expected",
+    [
+        ('<a rel="author">Jane Doe</a>', ["Jane Doe"]),
+        ('<div itemprop="author"><span itemprop="name">Jane Doe</span></div>', ["Jane Doe"]),
+        ('<span itemprop="name">Not an author</span>', []),
+        ('<p class="story\tbyline  small">By Jane Doe</p>', ["By Jane Doe"]),
+        ('<p class="bylines">Not a byline</p>', []),
+        ('<span class="c-byline__name">Jane Doe</span><span class="author__name">John Roe</span>', ["Jane Doe", "John Roe"]),
+        ('<span class="x author-name-link">Jane Doe</span>', ["Jane Doe"]),
+        ('<span class="author">Not matched</span>', []),
+    ],
+)
+def test_markup_authors_single_pass_matches_union(markup, expected):
+    """The one-pass byline XPath finds exactly what the four-way union did, in page order."""
+    from pipeline.extract_meta import markup_authors, parse_html_tree
+
+    tree = parse_html_tree(f"<html><body><h1>Title</h1>{markup}<p>Text.</p></body></html>")
+    union = (
+        "//*[@rel='author']|//*[@itemprop='author']//*[@itemprop='name']"
+        "|//*[contains(concat(' ', normalize-space(@class), ' '), ' byline ')]"
+        "|//*[contains(@class, 'author-name') or contains(@class, 'byline__name') or contains(@class, 'author__name')]"
+    )
+    assert markup_authors(tree) == expected == [" ".join(n.text_content().split()) for n in tree.xpath(union)]
