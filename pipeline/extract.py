@@ -269,7 +269,7 @@ def build_article(text: str, url: str | None, settings) -> Article:
     tree = parse_html(text, settings.extract_max_depth)
     meta = read_page_meta(tree, url)
     titles = [meta.title or "", *read_declared_titles(tree)]
-    body, extractor = extract_body(tree, text, titles, meta.summary)
+    body, extractor = extract_body(tree, text, titles, meta.summary)  # consumes tree: read it before
     body, authors = split_body_byline(body, meta.authors, meta.outlets)
     body = drop_author_bio(body, authors)
     words = len(body.split())

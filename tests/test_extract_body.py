@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.extract_body import clean_body, drop_author_bio, is_boilerplate
@@ -102,7 +104,7 @@ def test_balanced_mode_wins_when_precision_keeps_too_little(monkeypatch):
 
     outputs = {True: "short", False: "\n".join(PROSE)}
     monkeypatch.setattr(body, "run_trafilatura", lambda tree, favor_precision=False: outputs[favor_precision])
-    assert body.choose_trafilatura_text(None) == ("\n".join(PROSE), "trafilatura")
+    assert body.choose_trafilatura_text(None, lambda: None) == ("\n".join(PROSE), "trafilatura")
 
 
 @pytest.mark.parametrize(
@@ -160,3 +162,21 @@ def test_is_boilerplate_agrees_with_one_alternation(line):
 
     combined = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS), re.I)
     assert is_boilerplate(line) == (len(line) < MAX_BOILERPLATE_LINE and combined.search(line) is not None)
+
+
+FIXTURE_PAGES = sorted((Path(__file__).parent / "fixtures" / "extract").glob("*.html"))
+
+
+@pytest.mark.parametrize("favor_precision", [True, False])
+@pytest.mark.parametrize("page", FIXTURE_PAGES, ids=lambda p: p.stem)
+def test_in_place_trafilatura_matches_bare_extraction(page, favor_precision):
+    """run_trafilatura (which skips bare_extraction's copy of the tree) gives exactly bare_extraction's text."""
+    from trafilatura import bare_extraction
+
+    from pipeline.extract import parse_html, to_text
+    from pipeline.extract_body import run_trafilatura
+    from pipeline.settings import Settings
+
+    text = to_text(page.read_bytes(), Settings())
+    reference = bare_extraction(parse_html(text, 150), include_comments=False, with_metadata=False, favor_precision=favor_precision)
+    assert run_trafilatura(parse_html(text, 150), favor_precision=favor_precision) == (reference.text if reference else "")
