@@ -15,7 +15,7 @@ import logging
 import re
 from copy import deepcopy
 
-from pipeline.extract_meta import NON_WORD, WORD, word_f1
+from pipeline.extract_meta import NON_WORD, WORD, bag_f1, word_bag
 
 LOGGER = logging.getLogger(__name__)
 
@@ -151,11 +151,13 @@ def is_boilerplate(line: str) -> bool:
 def drop_repeated_heading(lines: list[str], titles: list[str], summary: str | None) -> list[str]:
     """Remove the headline (and the standfirst right after it) when the body repeats them on top."""
     kept, dropped_title = [], False
+    title_bags = [word_bag(t) for t in titles if t]  # each string is tokenized once, not once per comparison
     for line in lines:
-        if len(kept) < 3 and any(word_f1(line, t) > TITLE_MATCH for t in titles if t):
+        bag = word_bag(line) if len(kept) < 3 else None
+        if bag and any(bag_f1(bag, t) > TITLE_MATCH for t in title_bags):
             dropped_title = True
             continue
-        if dropped_title and not kept and summary and len(line) < 300 and word_f1(line, summary) > SUMMARY_MATCH:
+        if dropped_title and not kept and summary and len(line) < 300 and bag_f1(bag, word_bag(summary)) > SUMMARY_MATCH:
             continue
         kept.append(line)
     return kept if kept else lines

@@ -94,7 +94,9 @@ def clean_space(value) -> str:
     """Collapse runs of whitespace; None and non-strings become ''; lone surrogates (from JSON) become '?'."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.encode("utf-8", "replace").decode("utf-8").split())
+    if not value.isascii():  # only non-ASCII text can hold a surrogate
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(value.split())
 
 
 def read_meta_tags(tree) -> dict[str, str]:
@@ -188,11 +190,21 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
 
 def word_f1(a: str, b: str) -> float:
     """Bag-of-words F1 between two short strings (case-insensitive)."""
-    wa, wb = WORD.findall(a.lower()), WORD.findall(b.lower())
-    if not wa or not wb:
+    return bag_f1(word_bag(a), word_bag(b))
+
+
+def word_bag(text: str) -> tuple[Counter, int]:
+    """(word counts, number of words) of text in lower case: word_f1's input, made once per string."""
+    words = WORD.findall(text.lower())
+    return Counter(words), len(words)
+
+
+def bag_f1(a: tuple[Counter, int], b: tuple[Counter, int]) -> float:
+    """word_f1 between two word_bag results."""
+    (counts_a, size_a), (counts_b, size_b) = a, b
+    if not size_a or not size_b:
         return 0.0
-    common = sum((Counter(wa) & Counter(wb)).values())
-    return 2 * common / (len(wa) + len(wb))
+    return 2 * sum((counts_a & counts_b).values()) / (size_a + size_b)
 
 
 def read_h1_texts(tree) -> list[str]:
