@@ -2,7 +2,7 @@
 
     extract_article(html, url)     bytes or str -> Article, or PermanentError(reason=...)
       decode_html                  BOM, declared charset (checked), detection; binary is refused
-      parse_html                   one lxml tree, shared by every extractor (copied where they mutate)
+      parse_html                   one lxml tree: metadata reads it, then trafilatura consumes it (no copy)
       read_page_meta               extract_meta.py: headline, authors, dates, summary, image, URLs
       extract_body                 extract_body.py: trafilatura modes, rescues, cleaning
       detect_language              py3langid on the body, the page's lang attribute as fallback
