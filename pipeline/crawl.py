@@ -15,20 +15,18 @@ LOGGER = logging.getLogger(__name__)
 
 def crawl_once(settings: Settings, feed_names: list[str] | None = None, progress=None) -> dict:
     """One poll-and-ingest cycle; returns the poll summary and the ingest counts."""
-    from pipeline.feeds import due_feeds, load_feeds, poll_feed
+    from pipeline.feeds import poll_feeds
     from pipeline.index import connect, ensure_indices
     from pipeline.ingest import ingest_pending
     from pipeline.tasks import summarize_polls
 
     es = connect(settings)
     ensure_indices(es, settings)
-    feeds = [f for f in load_feeds(settings) if f.name in feed_names] if feed_names else due_feeds(es, settings)
-    results = []
-    for feed in feeds:
-        result = poll_feed(feed, es, settings)
-        results.append(result.to_dict() if hasattr(result, "to_dict") else dict(result))
-        if progress:
-            progress("poll", feed.name)
+    # The poller's own concurrent, host-interleaved cycle (due feeds, or the named ones).
+    results = [result.to_dict() for result in poll_feeds(es, settings, feed_names)]
+    if progress:
+        for result in results:
+            progress("poll", result["feed"])
     polls = summarize_polls(results)
     run_id = f"crawl__{uuid.uuid4().hex[:12]}"
     counts = ingest_pending(es, settings, run_id, progress=(lambda: progress("ingest", "")) if progress else None)

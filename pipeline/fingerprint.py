@@ -59,16 +59,28 @@ def find_group(candidates: list[dict], fingerprint: str) -> str | None:
     return best[1] if best else None
 
 
+def candidate_query(doc: dict) -> dict:
+    """Other documents sharing at least one fingerprint band with ``doc``."""
+    return {"bool": {"filter": [{"terms": {"fingerprint_bands": doc["fingerprint_bands"]}}],
+                     "must_not": [{"ids": {"values": [doc["_id"]]}}]}}
+
+
+def find_candidates(es, settings, docs: list[dict]) -> list[list[dict]]:
+    """Indexed near-duplicate candidates of each doc, in one multi-search round trip."""
+    searches = []
+    for doc in docs:
+        searches += [{"index": settings.articles_alias},
+                     {"size": 20, "_source": ["fingerprint", "duplicate_group"], "query": candidate_query(doc)}]
+    responses = es.msearch(searches=searches)["responses"] if searches else []
+    return [[{"_id": h["_id"], **h["_source"]} for h in resp.get("hits", {}).get("hits", [])] for resp in responses]
+
+
 def assign_duplicate_groups(es, settings, docs: list[dict]) -> None:
     """Set ``duplicate_group`` on each doc: an earlier near-duplicate's group, else its own id."""
-    seen: list[dict] = []
     for doc in docs:
         doc.setdefault("duplicate_group", doc["_id"])
-        if not doc.get("fingerprint"):
-            continue
-        resp = es.search(index=settings.articles_alias, size=20, source=["fingerprint", "duplicate_group"],
-                         query={"bool": {"filter": [{"terms": {"fingerprint_bands": doc["fingerprint_bands"]}}],
-                                         "must_not": [{"ids": {"values": [doc["_id"]]}}]}})
-        candidates = [{"_id": h["_id"], **h["_source"]} for h in resp["hits"]["hits"]] + seen
-        doc["duplicate_group"] = find_group(candidates, doc["fingerprint"]) or doc["_id"]
+    printed = [doc for doc in docs if doc.get("fingerprint")]
+    seen: list[dict] = []
+    for doc, candidates in zip(printed, find_candidates(es, settings, printed)):
+        doc["duplicate_group"] = find_group(candidates + seen, doc["fingerprint"]) or doc["_id"]
         seen.append({"_id": doc["_id"], "fingerprint": doc["fingerprint"], "duplicate_group": doc["duplicate_group"]})

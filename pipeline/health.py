@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from pipeline.feed_state import health_of
 from pipeline.feed_state import parse_iso as parse_time
 from pipeline.settings import Settings
 
@@ -15,9 +16,10 @@ SLOW_POLL_SECONDS = 10.0
 
 def classify_feed(state: dict, settings: Settings, now: datetime, silent_hours: int) -> str:
     """``disabled``, ``failing``, ``silent``, ``slow``, ``never_polled`` or ``ok`` for one feed state."""
-    if state.get("enabled") is False:
+    base = health_of(state, settings)  # the poller's own verdict on failures and disabling
+    if base == "disabled" or state.get("enabled") is False:
         return "disabled"
-    if int(state.get("consecutive_failures") or 0) >= 1:
+    if base != "healthy":
         return "failing"
     if not state.get("last_poll_at"):
         return "never_polled"

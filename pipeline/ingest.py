@@ -128,19 +128,24 @@ def build_article_doc(item: dict, article, enrichment, raw_path: str, page) -> d
     return doc
 
 
+def build_from_html(item: dict, html: str, url: str | None, settings: Settings, raw_path: str, page=None) -> dict:
+    """Extract and enrich a page's HTML into the full article document (ingest and reprocessing)."""
+    from pipeline.extract import extract_article
+    from pipeline.nlp.enrich import enrich_text
+
+    article = extract_article(html, url=url, settings=settings)
+    return build_article_doc(item, article, enrich_text(article.text, settings), raw_path, page)
+
+
 def process_item(item: dict, settings: Settings, client=None) -> dict:
     """Fetch, archive, extract and enrich one item; raises a WiredeskError on failure."""
     from pipeline.archive import store_raw
-    from pipeline.extract import extract_article
     from pipeline.fetch import fetch_page
-    from pipeline.nlp.enrich import enrich_text
 
     page = fetch_page(item["url"], settings, client=client)
     # The decoded text, stored as UTF-8: re-extraction needs no HTTP header to find the charset.
     raw_path = store_raw(item["_id"], page.html, settings)
-    article = extract_article(page.html, url=page.final_url, settings=settings)
-    enrichment = enrich_text(article.text, settings)
-    return build_article_doc(item, article, enrichment, raw_path, page)
+    return build_from_html(item, page.html, page.final_url, settings, raw_path, page)
 
 
 def failure_update(item: dict, exc: WiredeskError, now: datetime) -> dict:

@@ -302,6 +302,23 @@ def ensure_port_free(host: str, port: int) -> None:
             )
 
 
+def configured_status(settings: Settings) -> dict | None:
+    """Version and health of WIREDESK_ES_URL through the client (credentials, CA), or None."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    from pipeline.index import cluster_info, connect
+
+    try:
+        es = connect(settings)
+        info = cluster_info(es)
+        nodes = es.cluster.health(filter_path="number_of_nodes")["number_of_nodes"]
+    except (ApiError, TransportError) as exc:
+        LOGGER.warning("cannot reach %s: %s", settings.es_url, exc)
+        return None
+    return {"url": settings.es_url, "version": info["version"], "status": info["status"], "nodes": nodes}
+
+
 def run_es_command(args, settings: Settings) -> int:
     """`wiredesk es start|stop|status`."""
     if settings.es_url and args.action in ("start", "stop"):
@@ -315,7 +332,7 @@ def run_es_command(args, settings: Settings) -> int:
     if args.action == "stop":
         print("stopped" if node.stop() else "not running (nothing started by Wiredesk)")
         return 0
-    status = probe_cluster(settings.effective_es_url)
+    status = configured_status(settings) if settings.es_url else probe_cluster(settings.local_es_url)
     if status is None:
         print(f"Elasticsearch: not answering at {settings.effective_es_url}")
         return 1

@@ -27,13 +27,11 @@ def outdated_query(since: str | None, until: str | None, source: str | None) -> 
 def reprocess_doc(hit: dict, settings: Settings) -> dict:
     """One document rebuilt from its archived HTML."""
     from pipeline.archive import load_raw
-    from pipeline.extract import extract_article
-    from pipeline.ingest import build_article_doc
-    from pipeline.nlp.enrich import enrich_text
+    from pipeline.ingest import build_from_html
 
     item = {"_id": hit["_id"], **hit["_source"], "attempts": max(0, int(hit["_source"].get("attempts") or 1) - 1)}
-    article = extract_article(load_raw(hit["_id"], settings), url=item.get("url"), settings=settings)
-    doc = build_article_doc(item, article, enrich_text(article.text, settings), hit["_source"].get("raw_path"), None)
+    doc = build_from_html(item, load_raw(hit["_id"], settings), item.get("url"), settings,
+                          hit["_source"].get("raw_path"))
     doc["fetched_at"] = hit["_source"].get("fetched_at")
     return doc
 

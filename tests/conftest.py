@@ -62,19 +62,9 @@ def settings(es_url, tmp_path) -> Settings:
 @pytest.fixture
 def es(settings):
     """A client for the real cluster; the test's indices and templates are deleted afterwards."""
-    from pipeline.index import connect
+    from pipeline.index import connect, delete_indices
 
     client = connect(settings)
     yield client
-    delete_prefix(client, settings.index_prefix)
+    delete_indices(client, settings)
     client.close()
-
-
-def delete_prefix(client, prefix: str) -> None:
-    """Delete every index and index template whose name starts with ``prefix``."""
-    names = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all", allow_no_indices=True))
-    if names:
-        client.indices.delete(index=",".join(names), ignore_unavailable=True)
-    templates = client.indices.get_index_template(name=f"{prefix}-*", ignore=[404]).get("index_templates", [])
-    for template in templates:
-        client.indices.delete_index_template(name=template["name"], ignore=[404])

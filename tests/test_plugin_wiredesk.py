@@ -167,13 +167,13 @@ def demo_settings(es_url, tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo_es(demo_settings):
     """A client over the indexed demo coverage; the module's indices are deleted afterwards."""
-    from conftest import delete_prefix
+    from pipeline.index import delete_indices
     from pipeline.index import connect
 
     client = connect(demo_settings)
     index_demo(client, demo_settings)
     yield client
-    delete_prefix(client, demo_settings.index_prefix)
+    delete_indices(client, demo_settings)
     client.close()
 
 
