@@ -67,6 +67,8 @@ def claimable_query(now: datetime) -> dict:
 def claim_items(es, settings: Settings, run_id: str, limit: int = 200) -> list[str]:
     """Claim up to ``limit`` items for this run; ids another run claimed first are left to it."""
     now = utcnow()
+    # Pending items written a moment ago (crawl --once polls then claims at once) must be visible.
+    es.indices.refresh(index=settings.articles_alias)
     resp = es.search(index=settings.articles_alias, query=claimable_query(now), size=limit,
                      sort=[{"discovered_at": {"order": "asc", "unmapped_type": "date"}}],
                      seq_no_primary_term=True, source=False)
