@@ -116,7 +116,7 @@ def ensure_text_is_html(text: str) -> None:
     """Refuse empty, control-character-heavy or tag-less input."""
     stripped = text.strip()
     if not stripped:
-        raise PermanentError("page is empty", reason="empty")
+        raise PermanentError("page is empty", reason="empty_body")
     sample = stripped[:20_000]
     controls = len(CONTROL_CHARS.findall(sample))
     if controls > MAX_CONTROL_SHARE * len(sample) or "\x00" in sample:
@@ -251,7 +251,7 @@ def extract_article(html: str | bytes, url: str | None = None, settings=None) ->
         with time_limit(settings.extract_timeout):
             return build_article(to_text(html, settings), url, settings)
     except ExtractionTimeout:
-        raise PermanentError(f"extraction took over {settings.extract_timeout}s", reason="timeout") from None
+        raise PermanentError(f"extraction took over {settings.extract_timeout}s", reason="extract_timeout") from None
     except RecursionError as exc:
         raise PermanentError("markup too deeply nested to extract", reason="too_deep") from exc
     except (LxmlError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:

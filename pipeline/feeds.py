@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urljoin
 
 from pipeline import PIPELINE_VERSION
-from pipeline.errors import PermanentError, RetryableError, WiredeskError
+from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
 from pipeline.feed_parse import FeedItem, ParsedFeed, parse_feed
 from pipeline.feed_registry import Feed, import_opml, load_feeds
 from pipeline.feed_state import (
@@ -141,8 +141,8 @@ def check_answer(fetched: Fetched) -> None:
     retry_after = parse_retry_after(fetched.headers.get("retry-after"))
     message = f"HTTP {fetched.status} from {fetched.url}"
     if fetched.status == 429 or fetched.status >= 500:
-        raise RetryableError(message, reason=f"http_{fetched.status}", retry_after=retry_after)
-    raise PermanentError(message, reason=f"http_{fetched.status}", retry_after=retry_after)
+        raise RetryableError(message, reason=Reason.for_status(fetched.status), retry_after=retry_after)
+    raise PermanentError(message, reason=Reason.for_status(fetched.status), retry_after=retry_after)
 
 
 # -- writing items --------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def write_items(es, settings: Settings, feed: Feed, items: list[FeedItem]) -> tu
             continue
         if failure["status"] in (429, 500, 502, 503, 504):
             raise RetryableError(f"could not store items of {feed.name}: {failure}", reason="es_unavailable")
-        rejected[f"index_{failure['reason']}"] = rejected.get(f"index_{failure['reason']}", 0) + 1
+        rejected[Reason.INDEX_REJECTED] = rejected.get(Reason.INDEX_REJECTED, 0) + 1
     return [i for i in docs if i not in not_created], rejected
 
 

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 
 import httpx
 
-from pipeline.errors import PermanentError, RetryableError, WiredeskError
+from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
 from pipeline.http import (HostLimiter, RobotsCache, build_client, check_url, get_limiter, get_robots,
                            is_allowlisted, is_public_address, parse_retry_after)
 from pipeline.settings import Settings
@@ -52,8 +52,6 @@ NOT_RETRIED_HERE = frozenset({"robots_unreachable"})
 # Headers worth keeping with the page (dates for freshness, language, caching validators).
 KEPT_HEADERS = ("content-type", "content-length", "content-encoding", "content-language", "date",
                 "last-modified", "etag", "cache-control", "x-robots-tag", "link")
-# The guard in pipeline.http says "private_address"; the fetch stage reports it as "blocked_address".
-REASON_ALIASES = {"private_address": "blocked_address"}
 # Only the encodings BoundedDecoder can decode with an output bound (httpx would also offer zstd).
 REQUEST_HEADERS = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1", "Accept-Encoding": "gzip, deflate, br"}
 SNIFF_BYTES = 1024
@@ -231,8 +229,7 @@ def translate_errors(url: str) -> Iterator[None]:
     """Map httpx exceptions to our error tree, and the guard's reason to ours."""
     try:
         yield
-    except WiredeskError as exc:
-        exc.reason = REASON_ALIASES.get(exc.reason, exc.reason)
+    except WiredeskError:
         raise
     except httpx.TimeoutException as exc:
         raise RetryableError(f"timeout fetching {url}: {exc!r}", reason="timeout") from exc
@@ -289,11 +286,11 @@ def check_status(response: httpx.Response) -> None:
     message = f"HTTP {status} from {response.url}"
     if status in RETRYABLE_4XX:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise RetryableError(message, reason=f"http_{status}", retry_after=retry_after)
+        raise RetryableError(message, reason=Reason.for_status(status), retry_after=retry_after)
     if status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise RetryableError(message, reason="http_5xx", retry_after=retry_after)
-    reason = "bad_redirect" if status < 400 else f"http_{status}"
+    reason = "bad_redirect" if status < 400 else Reason.for_status(status)
     raise PermanentError(message, reason=reason)
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.errors import PermanentError, RetryableError
+from pipeline.errors import PermanentError, Reason, RetryableError
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -88,10 +88,10 @@ def check_url(url: str, settings: Settings) -> None:
     if is_allowlisted(host, port, settings):
         return
     if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-        raise PermanentError(f"address not allowed: {host}", reason="private_address")
+        raise PermanentError(f"address not allowed: {host}", reason="blocked_address")
     for address in resolve_host(host, port):
         if not is_public_address(address):
-            raise PermanentError(f"{host} resolves to non-public address {address}", reason="private_address")
+            raise PermanentError(f"{host} resolves to non-public address {address}", reason="blocked_address")
 
 
 # -- client -------------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def raise_for_transient(response: httpx.Response) -> None:
     if response.status_code in RETRYABLE_STATUSES or response.status_code >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise RetryableError(f"HTTP {response.status_code} from {response.url}",
-                             reason=f"http_{response.status_code}", retry_after=retry_after)
+                             reason=Reason.for_status(response.status_code), retry_after=retry_after)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -384,5 +384,5 @@ def polite_get(
         except httpx.TooManyRedirects as exc:
             raise PermanentError(f"too many redirects from {url}", reason="too_many_redirects") from exc
         except httpx.HTTPError as exc:
-            raise RetryableError(f"error fetching {url}: {exc!r}", reason="connection_error") from exc
+            raise RetryableError(f"error fetching {url}: {exc!r}", reason="connect_error") from exc
     return response, body

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pipeline import PIPELINE_VERSION
-from pipeline.errors import PermanentError, RetryableError, WiredeskError
+from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def process_chunk(es, settings: Settings, ids: list[str], run_id: str, progress=
     if result:
         counts.indexed = result.succeeded
         for failure in result.failures:
-            counts.failed_by_reason[f"index_{failure['reason']}"] += 1
+            counts.failed_by_reason[Reason.INDEX_REJECTED] += 1
     if failures:
         update_documents(es, settings, settings.articles_alias, failures)
     counts.failed = sum(counts.failed_by_reason.values())

@@ -31,8 +31,8 @@ def settings(tmp_path) -> Settings:
 @pytest.mark.parametrize(
     ("page", "reason"),
     [
-        pytest.param(b"", "empty", id="empty-bytes"),
-        pytest.param("  \n\t ", "empty", id="whitespace"),
+        pytest.param(b"", "empty_body", id="empty-bytes"),
+        pytest.param("  \n\t ", "empty_body", id="whitespace"),
         pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "binary", id="png"),
         pytest.param(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "binary", id="pdf"),
         pytest.param(b"<html>\x00\x01\x02\x03" + bytes(range(256)) * 4, "binary", id="nul-bytes"),
@@ -67,7 +67,7 @@ def test_slow_extraction_is_cut_off(tmp_path):
     started = time.monotonic()
     with pytest.raises(PermanentError) as caught:
         extract_article(page, settings=hurried)
-    assert caught.value.reason == "timeout"
+    assert caught.value.reason == "extract_timeout"
     assert time.monotonic() - started < 10
 
 

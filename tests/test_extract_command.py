@@ -46,7 +46,7 @@ def test_url_option_needs_a_single_path(capsys):
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(b"", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary")],
+    [(b"", "empty_body"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary")],
 )
 def test_bad_file_gives_error_record_and_exit_1(capsys, tmp_path, content, reason):
     bad = tmp_path / "bad.html"

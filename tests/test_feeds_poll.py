@@ -143,7 +143,7 @@ def test_dedup_across_feeds_with_tracking_parameters(wire, ready, settings, tmp_
 @pytest.mark.parametrize(
     "kind, value, reason",
     [
-        ("status", 500, "http_500"),
+        ("status", 500, "http_5xx"),
         ("status", 404, "http_404"),
         ("slow", 3, "timeout"),
         ("garbage", None, "not_a_feed"),
@@ -315,7 +315,7 @@ def test_private_addresses_are_refused_unless_allowed(wire, ready, settings):
     wire.put("/test.xml", rss(stories(wire.base_url, "world", 1)))
     strict = settings.model_copy(update={"allow_private_addresses": False})
     result = poll_feed(feed_at(wire), ready, strict)
-    assert result.status == "failed" and result.error["reason"] == "private_address"
+    assert result.status == "failed" and result.error["reason"] == "blocked_address"
     assert wire.hits("/test.xml") == 0
 
 
