@@ -23,6 +23,7 @@ import tempfile
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
 from pipeline.settings import Settings
 
@@ -90,13 +91,11 @@ def compress_html(raw_html: bytes | str) -> bytes:
 
 
 def decode_archived(raw: bytes) -> str:
-    """Text of an archived page: UTF-8 as stored, else the fetcher's charset rules (bytes stored as-is)."""
+    """Text of an archived page: UTF-8 as stored, else the one HTML decoder (bytes stored as-is)."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8")  # pages are stored as UTF-8 text, whatever charset they declare
     except UnicodeDecodeError:
-        from pipeline.fetch import decode_html  # only for pages archived as undecoded bytes
-
-        return decode_html(raw, None)[0]
+        return decode_html(raw)[0]
 
 
 def write_local_atomic(path: str, data: bytes) -> None:

@@ -1,18 +1,17 @@
 """HTML -> Article: body text and metadata, bounded in size, depth and time.
 
     extract_article(html, url)     bytes or str -> Article, or PermanentError(reason=...)
-      decode_html                  BOM, declared charset (checked), detection; binary is refused
+      decode_html                  decode.py, the one HTML decoder; binary is refused
       parse_html                   one lxml tree: metadata reads it, then trafilatura consumes it (no copy)
       read_page_meta               extract_meta.py: headline, authors, dates, summary, image, URLs
       extract_body                 extract_body.py: trafilatura modes, rescues, cleaning
       detect_language              py3langid on the body, the page's lang attribute as fallback
 
-Reasons: empty, binary, too_large, not_html, unparsable, too_deep, timeout, no_article.
+Reasons: empty, binary, decode_error, too_large, not_html, unparsable, too_deep, timeout, no_article.
 """
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import json
 import logging
@@ -27,14 +26,12 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
 
 LOGGER = logging.getLogger(__name__)
 
-BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"OggS", b"RIFF", b"\x00\x00\x01\x00")
-DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 HTML_MARKER = re.compile(r"<\s*(?:html|head|body|div|p|article|title|meta|!doctype)\b", re.I)
-LATIN_CODE_PAGES = {"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_15", "mac_roman"}
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 # Share of control characters (other than whitespace) above which text is binary, not a page.
 MAX_CONTROL_SHARE = 0.05
@@ -71,47 +68,6 @@ class Article:
 # -- decoding and guards
 
 
-def ensure_not_binary(data: bytes) -> None:
-    """Refuse images, PDFs, archives and other non-text payloads."""
-    head = data[:2048]
-    if head.startswith(BINARY_MAGIC) or b"\x00" in head:
-        raise PermanentError("payload is binary, not HTML", reason="binary")
-
-
-def decode_html(data: bytes) -> str:
-    """Bytes to text: BOM, then the declared charset if it decodes cleanly, then detection."""
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return data.decode(codec, errors="replace")
-    ensure_not_binary(data)
-    match = DECLARED_CHARSET.search(data[:4096])
-    declared = match.group(1).decode("ascii", "ignore").lower() if match else None
-    # UTF-8 is tried first even when something else is declared: a strict UTF-8 decode of non-ASCII
-    # bytes almost never succeeds by accident, and pages mislabelled as latin-1 are common.
-    codecs_to_try = ["utf-8"] + ([declared] if declared and not declared.startswith(("utf-16", "utf-32")) else [])
-    for codec in dict.fromkeys(codecs_to_try):
-        try:
-            return data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return detect_and_decode(data)
-
-
-def detect_and_decode(data: bytes) -> str:
-    """charset-normalizer's best guess, else cp1252 (which decodes any byte).
-
-    Among the Latin-script single-byte code pages the detector cannot tell apart on short text,
-    windows-1252 is by far the most common on the web (and the WHATWG default), so it wins ties.
-    """
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200_000]).best()
-    encoding = best.encoding if best is not None else None
-    if encoding is None or encoding in LATIN_CODE_PAGES:
-        encoding = "cp1252"
-    return data.decode(encoding, errors="replace")
-
-
 def ensure_text_is_html(text: str) -> None:
     """Refuse empty, control-character-heavy or tag-less input."""
     stripped = text.strip()
@@ -130,7 +86,7 @@ def to_text(html: str | bytes, settings) -> str:
     size = len(html)
     if size > settings.extract_max_bytes:
         raise PermanentError(f"page of {size} bytes exceeds {settings.extract_max_bytes}", reason="too_large")
-    text = decode_html(html) if isinstance(html, bytes) else html
+    text = decode_html(html)[0] if isinstance(html, bytes) else html
     ensure_text_is_html(text)
     return text.replace("\x00", "")
 

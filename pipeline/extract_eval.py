@@ -7,7 +7,6 @@ the number the shared scorer prints. Nothing is copied from the shared folder.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import importlib.util
 import io
 import json
@@ -44,11 +43,6 @@ def list_pages(shared: Path, dataset: str) -> list[tuple[str, Path]]:
     return [(p.name.split(".")[0], p) for p in sorted(folder.glob("*.html.gz"))]
 
 
-def read_page(path: Path) -> bytes:
-    """The raw bytes of a .html.gz page."""
-    return gzip.decompress(path.read_bytes())
-
-
 def score_bodies(shared: Path, bodies: dict[str, str]) -> dict[str, float]:
     """Body F1/P/R on the article-extraction set for {page id: text}."""
     scorer = load_scorer(shared, "score_body")
@@ -77,11 +71,11 @@ def score_news(shared: Path, records: dict[str, dict]) -> dict[str, float]:
 def run_wiredesk(shared: Path, settings) -> tuple[dict[str, str], dict[str, dict]]:
     """Our extractor over both dev sets: ({page id: body}, {page id: record}); failures give empty text."""
     from pipeline.errors import PermanentError
-    from pipeline.extract import extract_article
+    from pipeline.extract import extract_article, read_html_file
 
     def extract(path: Path) -> dict:
-        try:
-            return extract_article(read_page(path), settings=settings).to_dict()
+        try:  # the bytes go through the one decoder, as with `wiredesk extract`
+            return extract_article(read_html_file(path), settings=settings).to_dict()
         except PermanentError:
             return {"text": ""}
 

@@ -78,3 +78,17 @@ def test_truncated_gzip_is_recorded(capsys, tmp_path):
     assert code == 1
     assert record["error"]["reason"] == "unreadable"
     assert CONTRACT <= set(record)
+
+
+CP1252_STORY = ("<html><head><meta charset=\"iso-8859-1\"><title>Caf\u00e9 row</title></head><body><article>"
+                + "<p>\u201cWe will not move,\u201d said the owner of the caf\u00e9 on the corner of the market square.</p>" * 4
+                + "</article></body></html>")
+
+
+def test_cp1252_quotes_under_a_latin1_declaration_survive(capsys, tmp_path):
+    page = tmp_path / "latin1.html"
+    page.write_bytes(CP1252_STORY.encode("cp1252"))  # 0x93/0x94 quotes: windows-1252, as browsers read latin-1
+    code, [record] = run(capsys, str(page))
+    assert code == 0
+    assert "\u201cWe will not move,\u201d said the owner of the caf\u00e9" in record["text"]
+    assert not any("\x80" <= ch <= "\x9f" for ch in record["text"] + record["title"])
