@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 
 from pipeline.archive import load_raw, store_raw
-from pipeline.fetch import BoundedDecoder, Politeness, fetch_page
-from pipeline.http import HostLimiter, RobotsCache, build_client
+from pipeline.fetch import fetch_page
+from pipeline.http import BoundedDecoder, HostLimiter, Politeness, RobotsCache, build_client
 from pipeline.replay import DEMO_ROOT, ReplayServer
 from pipeline.settings import Settings
 

@@ -18,7 +18,6 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urljoin
 
 from pipeline import PIPELINE_VERSION
 from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
@@ -39,7 +38,8 @@ from pipeline.feed_state import (
     success_interval,
     utcnow,
 )
-from pipeline.http import RobotsCache, build_client, get_limiter, get_robots, host_key, parse_retry_after, polite_get
+from pipeline.http import (MAX_URL_CHARS, Answer, Ask, Politeness, RobotsCache, build_client, check_status, fetch_url,
+                           get_limiter, get_robots, host_key, parse_retry_after)
 from pipeline.index import bulk_write, doc_id
 from pipeline.settings import Settings
 
@@ -48,11 +48,10 @@ LOGGER = logging.getLogger(__name__)
 __all__ = ["Feed", "FeedItem", "PollResult", "load_feeds", "due_feeds", "poll_feed", "poll_feeds", "run_feeds_command"]
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
-PERMANENT_MOVES = (301, 308)
-TEMPORARY_MOVES = (302, 303, 307)
+# Answers the poller handles itself: not modified, and gone (the feed is disabled).
+HANDLED_STATUSES = frozenset({304, 410})
 HTML_START = (b"<!doctype html", b"<html")
 MAX_VALIDATOR_CHARS = 512
-MAX_URL_CHARS = 4000
 
 
 @dataclass
@@ -82,17 +81,6 @@ class PollResult:
         return getattr(self, key)
 
 
-@dataclass
-class Fetched:
-    """The final answer of a feed fetch after following moves."""
-
-    status: int
-    body: bytes
-    headers: dict
-    url: str
-    moved_to: str | None = None
-
-
 # -- fetching -------------------------------------------------------------------------------
 
 
@@ -106,22 +94,13 @@ def conditional_headers(state: dict) -> dict:
     return headers
 
 
-def fetch_feed(client, state: dict, settings: Settings, robots: RobotsCache | None) -> Fetched:
-    """GET the feed conditionally, following moves; a permanent move is reported in ``moved_to``."""
-    url, moved_to = state["url"], None
-    for _ in range(settings.max_redirects + 1):
-        response, body = polite_get(client, url, settings, headers=conditional_headers(state),
-                                    limiter=get_limiter(settings), robots=robots)
-        status = response.status_code
-        if status in PERMANENT_MOVES + TEMPORARY_MOVES and response.headers.get("location"):
-            url = urljoin(url, response.headers["location"].strip())
-            if len(url) > MAX_URL_CHARS:
-                raise PermanentError(f"redirect target longer than {MAX_URL_CHARS} characters", reason="bad_redirect")
-            if status in PERMANENT_MOVES:
-                moved_to = url
-            continue
-        return Fetched(status, body, dict(response.headers), url, moved_to)
-    raise PermanentError(f"more than {settings.max_redirects} redirects from {state['url']}", reason="too_many_redirects")
+def fetch_feed(client, state: dict, settings: Settings, robots: RobotsCache | None) -> Answer:
+    """GET the feed conditionally through the one download path; a permanent move is ``moved_to``.
+
+    Every status is returned (:func:`check_answer` judges it), so a failed poll records the status.
+    """
+    politeness = Politeness(get_limiter(settings), robots)
+    return fetch_url(state["url"], settings, client, politeness, Ask(conditional_headers(state)))
 
 
 def not_a_feed_reason(body: bytes) -> str:
@@ -134,15 +113,10 @@ def not_a_feed_reason(body: bytes) -> str:
     return "not_a_feed"
 
 
-def check_answer(fetched: Fetched) -> None:
-    """Raise the error an HTTP answer other than 200/304 stands for (410 is handled by the caller)."""
-    if fetched.status in (200, 304, 410):
-        return
-    retry_after = parse_retry_after(fetched.headers.get("retry-after"))
-    message = f"HTTP {fetched.status} from {fetched.url}"
-    if fetched.status == 429 or fetched.status >= 500:
-        raise RetryableError(message, reason=Reason.for_status(fetched.status), retry_after=retry_after)
-    raise PermanentError(message, reason=Reason.for_status(fetched.status), retry_after=retry_after)
+def check_answer(fetched: Answer) -> None:
+    """Raise the error an HTTP answer stands for; 304 and 410 are handled by the caller."""
+    if fetched.status not in HANDLED_STATUSES:
+        check_status(fetched.status, fetched.headers, fetched.url)
 
 
 # -- writing items --------------------------------------------------------------------------
@@ -210,7 +184,7 @@ def record_failure(es, settings: Settings, feed: Feed, state: dict, error: Wired
     return record
 
 
-def record_disabled(es, settings: Settings, state: dict, fetched: Fetched) -> dict:
+def record_disabled(es, settings: Settings, state: dict, fetched: Answer) -> dict:
     """A 410 Gone: the feed is disabled with its reason (still listed, no longer polled)."""
     record = {"reason": "http_410", "message": f"feed gone (HTTP 410) at {fetched.url}", "retryable": False, "status": "410"}
     state.update(disabled_reason="http_410", enabled=False, last_status="disabled", http_status=410, error=record,
@@ -226,7 +200,7 @@ def usable_validator(value: str | None) -> str | None:
     return value if value and len(value) <= MAX_VALIDATOR_CHARS else None
 
 
-def record_success(es, settings: Settings, feed: Feed, state: dict, fetched: Fetched,
+def record_success(es, settings: Settings, feed: Feed, state: dict, fetched: Answer,
                    parsed: ParsedFeed | None, new_count: int) -> None:
     """Save validators, counts and the next poll time after items are stored."""
     now = utcnow()
@@ -252,7 +226,7 @@ def record_success(es, settings: Settings, feed: Feed, state: dict, fetched: Fet
     save_state(es, settings, state)
 
 
-def note_move(state: dict, fetched: Fetched) -> None:
+def note_move(state: dict, fetched: Answer) -> None:
     """Remember a permanent move: the stored feed URL follows it from now on."""
     if fetched.moved_to and fetched.moved_to != state["url"]:
         LOGGER.info("feed %s moved permanently: %s -> %s", state["name"], state["url"], fetched.moved_to)

@@ -1,33 +1,41 @@
-"""Polite, guarded HTTP shared by the feed poller and the article fetcher.
+"""Polite, guarded HTTP: the one download path of feeds, pages and robots.txt.
 
-Four pieces, each usable on its own and safe across threads:
+:func:`fetch_url` GETs a URL, following redirects by hand; every hop (:func:`request_hop`) passes
 
-- :func:`build_client` an ``httpx.Client`` with the configured User-Agent, timeouts and redirect cap,
-  whose every request (redirect hops included) passes the SSRF guard;
-- :func:`check_url` the SSRF guard: refuses non-HTTP schemes and private, loopback, link-local,
-  multicast, reserved and cloud-metadata addresses, also after DNS resolution;
-- :class:`HostLimiter` a per-host concurrency limit plus a minimum delay between request starts;
-- :class:`RobotsCache` robots.txt fetched once per host, cached, honoured (RFC 9309 semantics).
+- the SSRF guard :func:`check_url` (non-HTTP schemes and private, loopback, link-local, multicast,
+  reserved and cloud-metadata addresses refused, also after DNS resolution), once per hop, and
+  :func:`check_peer` on the address actually connected to (DNS rebinding);
+- robots.txt (:class:`RobotsCache`, RFC 9309 semantics, itself downloaded through this path) and
+  the per-host slot of :class:`HostLimiter` (concurrency limit and minimum delay between starts);
+- a total time budget over the whole redirect chain (:class:`Budget`, time queueing for a host slot
+  is free), enforced by :class:`Watchdog` against servers trickling bytes;
+- bounded decompression and a size cap (:class:`BoundedDecoder`), so a small gzip "bomb" never
+  inflates in memory.
 
-:func:`polite_get` puts them together: guard, robots, host slot, bounded body.
+httpx exceptions map to one set of reasons (:func:`translate_errors`) and HTTP statuses to one rule
+(:func:`check_status`: 408/425/429/5xx retryable, other errors permanent). Callers say what they ask
+with an :class:`Ask` (headers, a check before the body is read, the size rule) and get an
+:class:`Answer` (final response, body, the redirect chain and any permanent move).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.errors import PermanentError, Reason, RetryableError
+from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -39,7 +47,13 @@ METADATA_ADDRESSES = frozenset({"169.254.169.254", "169.254.170.2", "100.100.100
 ROBOTS_TTL_SECONDS = 24 * 3600
 ROBOTS_ERROR_TTL_SECONDS = 15 * 60  # an unreachable robots.txt is retried sooner
 ROBOTS_MAX_BYTES = 512 * 1024
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+RETRYABLE_4XX = frozenset({408, 425, 429})
+MAX_URL_CHARS = 4000  # a redirect target longer than this is refused (URLs are stored as keyword terms)
+# Only the encodings BoundedDecoder can decode with an output bound (httpx would also offer zstd).
+ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate, br"}
 
 
 # -- SSRF guard ---------------------------------------------------------------------------------
@@ -64,7 +78,7 @@ def resolve_host(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise RetryableError(f"cannot resolve {host}: {exc}", reason="dns_error") from exc
+        raise RetryableError(f"cannot resolve {host}: {exc}", reason=Reason.DNS_ERROR) from exc
     return sorted({info[4][0] for info in infos})
 
 
@@ -77,21 +91,21 @@ def check_url(url: str, settings: Settings) -> None:
     """Raise PermanentError unless ``url`` is http(s) to a public host (SSRF guard)."""
     parts = urlsplit(str(url))
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        raise PermanentError(f"scheme not allowed: {url}", reason="bad_scheme")
+        raise PermanentError(f"scheme not allowed: {url}", reason=Reason.BAD_SCHEME)
     host = (parts.hostname or "").lower()
     if not host:
-        raise PermanentError(f"no host in URL: {url}", reason="bad_url")
+        raise PermanentError(f"no host in URL: {url}", reason=Reason.BAD_URL)
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError as exc:
-        raise PermanentError(f"bad port in URL: {url}", reason="bad_url") from exc
+        raise PermanentError(f"bad port in URL: {url}", reason=Reason.BAD_URL) from exc
     if is_allowlisted(host, port, settings):
         return
     if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-        raise PermanentError(f"address not allowed: {host}", reason="blocked_address")
+        raise PermanentError(f"address not allowed: {host}", reason=Reason.BLOCKED_ADDRESS)
     for address in resolve_host(host, port):
         if not is_public_address(address):
-            raise PermanentError(f"{host} resolves to non-public address {address}", reason="blocked_address")
+            raise PermanentError(f"{host} resolves to non-public address {address}", reason=Reason.BLOCKED_ADDRESS)
 
 
 # -- client -------------------------------------------------------------------------------------
@@ -102,20 +116,13 @@ def build_timeout(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout, pool=settings.total_timeout)
 
 
-def build_client(settings: Settings, *, follow_redirects: bool = False, **kwargs) -> httpx.Client:
-    """An httpx client with our User-Agent and timeouts; every request passes :func:`check_url`."""
-
-    def guard(request: httpx.Request) -> None:
-        check_url(str(request.url), settings)
-
-    hooks = kwargs.pop("event_hooks", {})
-    hooks = {**hooks, "request": [guard, *hooks.get("request", [])]}
+def build_client(settings: Settings, **kwargs) -> httpx.Client:
+    """An httpx client with our User-Agent and timeouts; requests go through :func:`fetch_url`, which
+    follows redirects by hand so that every hop passes the guard."""
     return httpx.Client(
         headers={"User-Agent": settings.user_agent, **kwargs.pop("headers", {})},
         timeout=kwargs.pop("timeout", build_timeout(settings)),
-        follow_redirects=follow_redirects,
-        max_redirects=settings.max_redirects,
-        event_hooks=hooks,
+        follow_redirects=False,
         limits=kwargs.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20)),
         **kwargs,
     )
@@ -212,7 +219,7 @@ class RobotsCache:
     def __init__(self, settings: Settings, client: httpx.Client | None = None, limiter: HostLimiter | None = None):
         self.settings = settings
         self.client = client
-        self.limiter = limiter
+        self.limiter = limiter or get_limiter(settings)  # robots.txt takes the host's slot like any request
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._cache: dict[str, _Robots] = {}
@@ -230,21 +237,20 @@ class RobotsCache:
         client = self.client or build_client(self.settings)
         robots_url = origin + "/robots.txt"
         try:
-            with client.stream("GET", robots_url, follow_redirects=True) as response:
-                content = read_prefix(response, ROBOTS_MAX_BYTES, time.monotonic() + self.settings.total_timeout)
-        except (httpx.HTTPError, httpx.InvalidURL, RetryableError, PermanentError) as exc:
+            answer = fetch_url(robots_url, self.settings, client, Politeness(self.limiter), ROBOTS_ASK)
+        except WiredeskError as exc:
             LOGGER.info("robots.txt unreachable at %s: %s", robots_url, exc)
             return _Robots(None, time.monotonic() + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True, error=repr(exc)[:300])
         finally:
             if self.client is None:
                 client.close()
         now = time.monotonic()
-        if response.status_code >= 500 or response.status_code == 429:
-            return _Robots(None, now + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True, error=f"HTTP {response.status_code}")
-        if response.status_code >= 400:
+        if answer.status >= 500 or answer.status == 429:
+            return _Robots(None, now + ROBOTS_ERROR_TTL_SECONDS, disallow_all=True, error=f"HTTP {answer.status}")
+        if answer.status >= 400:
             return _Robots(None, now + ROBOTS_TTL_SECONDS)
         parser = urllib.robotparser.RobotFileParser(robots_url)
-        parser.parse(content.decode("utf-8", "replace").splitlines())
+        parser.parse(answer.body.decode("utf-8", "replace").splitlines())
         return _Robots(parser, now + ROBOTS_TTL_SECONDS)
 
     def _get(self, url: str) -> _Robots:
@@ -262,9 +268,9 @@ class RobotsCache:
             return
         entry = self._get(url)
         if entry.disallow_all:
-            raise RetryableError(f"robots.txt unreachable for {url}: {entry.error}", reason="robots_unreachable")
+            raise RetryableError(f"robots.txt unreachable for {url}: {entry.error}", reason=Reason.ROBOTS_UNREACHABLE)
         if entry.parser is not None and not entry.parser.can_fetch(self.settings.user_agent, str(url)):
-            raise PermanentError(f"robots.txt disallows {url}", reason="robots_disallowed")
+            raise PermanentError(f"robots.txt disallows {url}", reason=Reason.ROBOTS_DISALLOWED)
 
     def allowed(self, url: str) -> bool:
         """Whether our User-Agent may fetch ``url``."""
@@ -298,40 +304,240 @@ def get_robots(settings: Settings) -> RobotsCache:
         return _ROBOTS[settings]
 
 
-# -- all together -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Politeness:
+    """Per-host limiter and robots.txt cache, shared by every download in the process."""
+
+    limiter: HostLimiter
+    robots: RobotsCache | None = None
 
 
-def read_prefix(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
-    """At most the first ``max_bytes`` of a streamed body (robots.txt: the rest is ignored, RFC 9309)."""
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= max_bytes or time.monotonic() > deadline:
-            break
-    return b"".join(chunks)[:max_bytes]
+def get_politeness(settings: Settings) -> Politeness:
+    """The process-wide politeness for these settings: the limiter and robots cache every stage shares."""
+    return Politeness(get_limiter(settings), get_robots(settings) if settings.respect_robots else None)
 
 
-def read_limited(response: httpx.Response, max_bytes: int, deadline: float | None = None) -> bytes:
-    """Read a streamed body, refusing more than ``max_bytes`` or reading past ``deadline``."""
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PermanentError(f"body larger than {max_bytes} bytes", reason="too_large")
-        if deadline is not None and time.monotonic() > deadline:
-            # httpx's read timeout is per chunk; a server dripping bytes must not hold us forever
-            raise RetryableError(f"total timeout reading {response.url}", reason="timeout")
-        chunks.append(chunk)
-    return b"".join(chunks)
+# -- the one download path ----------------------------------------------------------------------
 
 
-def raise_for_transient(response: httpx.Response) -> None:
-    """Raise RetryableError for 429/5xx, carrying Retry-After seconds when given."""
-    if response.status_code in RETRYABLE_STATUSES or response.status_code >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise RetryableError(f"HTTP {response.status_code} from {response.url}",
-                             reason=Reason.for_status(response.status_code), retry_after=retry_after)
+@dataclass(frozen=True)
+class Ask:
+    """What a caller asks of a download besides the URL."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)  # Accept, conditional headers...
+    # Refuses a final (non-redirect) answer before its body is read; None: every status is returned.
+    judge: Callable[[httpx.Response, Settings], None] | None = None
+    max_bytes: int | None = None  # decoded body cap; None: settings.max_bytes
+    prefix: bool = False  # keep the first max_bytes and ignore the rest (robots.txt) instead of too_large
+
+
+ROBOTS_ASK = Ask(max_bytes=ROBOTS_MAX_BYTES, prefix=True)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """One redirect hop: who answered it, with which status, pointing where."""
+
+    url: str
+    status: int
+    target: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The final answer of a download: its response (headers), decoded body and redirect chain."""
+
+    response: httpx.Response
+    body: bytes
+    redirects: tuple[Redirect, ...] = ()
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the final answer."""
+        return self.response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The final answer's headers (case-insensitive)."""
+        return self.response.headers
+
+    @property
+    def url(self) -> str:
+        """The URL that gave the final answer (after redirects)."""
+        return str(self.response.url)
+
+    @property
+    def moved_to(self) -> str | None:
+        """Where the last permanent redirect (301/308) of the chain points, if there was one."""
+        moves = [hop.target for hop in self.redirects if hop.status in PERMANENT_REDIRECTS]
+        return moves[-1] if moves else None
+
+
+def fetch_url(url: str, settings: Settings, client: httpx.Client, politeness: Politeness, ask: Ask = Ask()) -> Answer:
+    """GET ``url`` following redirects by hand, every hop guarded, polite and within one time budget."""
+    budget, current, redirects = Budget(settings.total_timeout), str(url), []
+    for _ in range(settings.max_redirects + 1):
+        response, body = request_hop(current, settings, client, politeness, budget, ask)
+        if response.status_code not in REDIRECT_STATUSES:
+            return Answer(response, body, tuple(redirects))
+        target = redirect_target(response)
+        redirects.append(Redirect(current, response.status_code, target))
+        current = target
+    raise PermanentError(f"more than {settings.max_redirects} redirects from {url}", reason=Reason.TOO_MANY_REDIRECTS)
+
+
+def request_hop(url: str, settings: Settings, client: httpx.Client, politeness: Politeness, budget: Budget,
+                ask: Ask) -> tuple[httpx.Response, bytes]:
+    """GET one URL without following redirects; returns the response and its decoded body."""
+    with translate_errors(url):
+        check_url(url, settings)
+        delay = check_robots(url, politeness)
+        with politeness.limiter.slot(url, delay), budget.running() as deadline, Watchdog(deadline) as watchdog:
+            with client.stream("GET", url, headers={**ACCEPT_ENCODING, **ask.headers}, follow_redirects=False,
+                               timeout=hop_timeout(settings, deadline), extensions={"trace": watchdog.trace}) as response:
+                watchdog.watch(response.extensions.get("network_stream"))
+                check_peer(response, settings)
+                if response.status_code in REDIRECT_STATUSES:
+                    return response, b""
+                if ask.judge is not None:
+                    ask.judge(response, settings)
+                return response, read_body(response, ask.max_bytes or settings.max_bytes, deadline, ask.prefix)
+
+
+class Budget:
+    """Network time left for one download, across its redirect hops; waiting for a host slot is free."""
+
+    def __init__(self, seconds: float):
+        self.left = seconds
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[float]:
+        """Spend from the budget while the block runs; yields the monotonic deadline."""
+        started = time.monotonic()
+        try:
+            yield started + self.left
+        finally:
+            self.left -= time.monotonic() - started
+
+
+class Watchdog:
+    """Cuts a request's connection when the budget runs out.
+
+    httpx bounds each read, not the whole exchange: a server trickling one header byte per read
+    timeout would hold a worker for hours. The trace extension hands us each new connection; on
+    expiry its socket is shut down, which wakes the blocked read. A reused keep-alive connection is
+    not seen by the trace, so it is watched from the moment its response headers have arrived.
+    """
+
+    def __init__(self, deadline: float):
+        self.fired = False
+        self._socket = None
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict) -> None:
+        """httpcore trace callback: remember the socket of a newly opened connection."""
+        if event == "connection.connect_tcp.complete":
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream) -> None:
+        """Watch the socket under an httpcore network stream (also a reused one, once headers are in)."""
+        if self._socket is None and stream is not None:
+            self._socket = stream.get_extra_info("socket")
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._timer.cancel()
+        # After a cut, a body without Content-Length just "ends": what was read is not the page.
+        if self.fired and not (exc_type is not None and issubclass(exc_type, PermanentError)):
+            raise RetryableError("total timeout: connection cut by the watchdog", reason=Reason.TIMEOUT) from exc
+
+
+@contextlib.contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """The one map from httpx exceptions to our error tree (our own errors pass through)."""
+    try:
+        yield
+    except WiredeskError:
+        raise
+    except httpx.TimeoutException as exc:
+        raise RetryableError(f"timeout fetching {url}: {exc!r}", reason=Reason.TIMEOUT) from exc
+    except httpx.ConnectError as exc:
+        raise RetryableError(f"cannot connect to {url}: {exc}", reason=Reason.CONNECT_ERROR) from exc
+    except httpx.DecodingError as exc:
+        raise PermanentError(f"undecodable body from {url}: {exc}", reason=Reason.DECODE_ERROR) from exc
+    except httpx.InvalidURL as exc:  # not an HTTPError: e.g. a Location header with a bad port
+        raise PermanentError(f"invalid URL {url!r}: {exc}", reason=Reason.BAD_URL) from exc
+    except httpx.HTTPError as exc:  # resets, protocol errors, truncated bodies
+        raise RetryableError(f"network error fetching {url}: {exc!r}", reason=Reason.NETWORK_ERROR) from exc
+
+
+def check_robots(url: str, politeness: Politeness) -> float | None:
+    """Raise unless robots.txt allows ``url``; returns the site's Crawl-delay, if any."""
+    robots = politeness.robots
+    if robots is None:
+        return None
+    robots.check(url)  # robots_disallowed (permanent) or robots_unreachable (retryable, RFC 9309)
+    return robots.crawl_delay(url)
+
+
+def hop_timeout(settings: Settings, deadline: float) -> httpx.Timeout:
+    """Per-hop httpx timeouts, never beyond what is left of the total deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise RetryableError(f"total timeout of {settings.total_timeout}s exceeded", reason=Reason.TIMEOUT)
+    return httpx.Timeout(min(settings.read_timeout, left), connect=min(settings.connect_timeout, left),
+                         write=min(settings.read_timeout, left), pool=left)
+
+
+def check_peer(response: httpx.Response, settings: Settings) -> None:
+    """Refuse an answer from a non-public peer: DNS can change between the guard's lookup and connect.
+
+    With a forward proxy the peer is the proxy; a private proxy then needs allow_private_addresses.
+    """
+    if is_allowlisted(response.url.host, response.url.port or DEFAULT_PORTS.get(response.url.scheme), settings):
+        return
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and not is_public_address(str(peer[0])):
+        raise PermanentError(f"{response.url} connected to non-public address {peer[0]}",
+                             reason=Reason.BLOCKED_ADDRESS)
+
+
+def check_status(status: int, headers: Mapping[str, str], url: str) -> None:
+    """Raise for an answer that is neither success nor a redirect: 408/425/429/5xx retryable, others permanent."""
+    if 200 <= status < 300 or status in REDIRECT_STATUSES:
+        return
+    message = f"HTTP {status} from {url}"
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if status in RETRYABLE_4XX or status >= 500:
+        raise RetryableError(message, reason=Reason.for_status(status), retry_after=retry_after)
+    reason = Reason.BAD_REDIRECT if status < 400 else Reason.for_status(status)
+    raise PermanentError(message, reason=reason, retry_after=retry_after)
+
+
+def redirect_target(response: httpx.Response) -> str:
+    """The absolute URL a redirect points to (relative Locations resolved, fragment dropped)."""
+    location = response.headers.get("location", "").strip()
+    if not location:
+        raise PermanentError(f"HTTP {response.status_code} without Location from {response.url}",
+                             reason=Reason.BAD_REDIRECT)
+    try:
+        target = str(response.url.join(location).copy_with(fragment=None))
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise PermanentError(f"bad redirect Location {location!r}", reason=Reason.BAD_REDIRECT) from exc
+    if len(target) > MAX_URL_CHARS:
+        raise PermanentError(f"redirect target longer than {MAX_URL_CHARS} characters", reason=Reason.BAD_REDIRECT)
+    return target
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -352,37 +558,105 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def polite_get(
-    client: httpx.Client,
-    url: str,
-    settings: Settings,
-    *,
-    headers: dict | None = None,
-    limiter: HostLimiter | None = None,
-    robots: RobotsCache | None = None,
-) -> tuple[httpx.Response, bytes]:
-    """GET ``url`` politely: SSRF guard, robots.txt, per-host slot, size cap.
+def read_body(response: httpx.Response, max_bytes: int, deadline: float, prefix: bool = False) -> bytes:
+    """Stream the body, decoding Content-Encoding with bounded output, within size and deadline.
 
-    Returns the response (not followed through redirects unless the client does) and its body.
-    Raises PermanentError (blocked, robots_disallowed, too_large) or RetryableError (timeouts,
-    connection errors). HTTP error statuses are returned for the caller to judge.
+    Over ``max_bytes`` is ``too_large``, unless ``prefix``: then the first ``max_bytes`` are kept.
     """
-    check_url(url, settings)
-    limiter = limiter or get_limiter(settings)
-    if robots is not None:
-        robots.check(url)
-    delay = robots.crawl_delay(url) if robots is not None else None
-    with limiter.slot(url, delay):
-        deadline = time.monotonic() + settings.total_timeout
+    decoder = BoundedDecoder(response.headers.get("content-encoding", ""), max_bytes, truncate=prefix)
+    chunks = []
+    for chunk in response.iter_raw():
+        chunks.append(decoder.decode(chunk))
+        if time.monotonic() > deadline:
+            raise RetryableError(f"total timeout exceeded reading {response.url}", reason=Reason.TIMEOUT)
+        if decoder.full:
+            return b"".join(chunks)
+    chunks.append(decoder.finish())
+    return b"".join(chunks)
+
+
+class BoundedDecoder:
+    """gzip / deflate / br / identity decoding that refuses to produce more than ``limit`` bytes.
+
+    With ``truncate`` it stops at ``limit`` instead (``full`` turns true) and never inflates further.
+    """
+
+    def __init__(self, content_encoding: str, limit: int, truncate: bool = False):
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1:
+            raise PermanentError(f"stacked Content-Encoding {content_encoding!r}", reason=Reason.DECODE_ERROR)
+        self.coding = codings[0] if codings else ""
+        if self.coding not in ("", "gzip", "x-gzip", "deflate", "br"):
+            raise PermanentError(f"unsupported Content-Encoding {self.coding!r}", reason=Reason.DECODE_ERROR)
+        self.limit, self.produced, self.seen = limit, 0, False
+        self.truncate, self.full = truncate, False
+        self._zlib = self._new_zlib()
+        self._brotli = self._new_brotli()
+
+    def _new_zlib(self):
+        if self.coding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return zlib.decompressobj() if self.coding == "deflate" else None
+
+    def _new_brotli(self):
+        if self.coding != "br":
+            return None
+        import brotli  # only when a server actually sends br
+
+        return brotli.Decompressor()
+
+    def decode(self, data: bytes) -> bytes:
+        """Decode one raw chunk; PermanentError too_large past the limit, decode_error if corrupt."""
+        if not data:
+            return b""
+        room = self.limit - self.produced + 1  # one byte over the limit proves "too large"
+        if self.coding == "":
+            out = data
+        elif self._zlib is not None:
+            out = self._decode_zlib(data, room)
+        else:
+            out = self._decode_brotli(data, room)
+        self.seen = True
+        return self._count(out)
+
+    def _count(self, out: bytes) -> bytes:
+        room = self.limit - self.produced
+        if len(out) > room:
+            if not self.truncate:
+                raise PermanentError(f"body larger than {self.limit} bytes", reason=Reason.TOO_LARGE)
+            out, self.full = out[:room], True
+        self.produced += len(out)
+        return out
+
+    def _decode_zlib(self, data: bytes, room: int) -> bytes:
         try:
-            with client.stream("GET", url, headers=headers or {}) as response:
-                body = read_limited(response, settings.max_bytes, deadline)
-        except httpx.TimeoutException as exc:
-            raise RetryableError(f"timeout fetching {url}: {exc!r}", reason="timeout") from exc
-        except httpx.InvalidURL as exc:  # not an HTTPError: e.g. a Location header with a bad port
-            raise PermanentError(f"invalid URL {url}: {exc}", reason="bad_url") from exc
-        except httpx.TooManyRedirects as exc:
-            raise PermanentError(f"too many redirects from {url}", reason="too_many_redirects") from exc
-        except httpx.HTTPError as exc:
-            raise RetryableError(f"error fetching {url}: {exc!r}", reason="connect_error") from exc
-    return response, body
+            return self._zlib.decompress(data, room)  # stops at `room`: the rest stays compressed
+        except zlib.error as exc:
+            if self.coding == "deflate" and not self.seen:
+                # Some servers send raw deflate without the zlib header: retry that way once.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._decode_zlib(data, room)
+            raise PermanentError(f"corrupt {self.coding} body: {exc}", reason=Reason.DECODE_ERROR) from exc
+
+    def _decode_brotli(self, data: bytes, room: int) -> bytes:
+        import brotli
+
+        try:
+            out = self._brotli.process(data, output_buffer_limit=room)
+            while len(out) < room and not self._brotli.can_accept_more_data():
+                out += self._brotli.process(b"", output_buffer_limit=room - len(out))
+        except brotli.error as exc:
+            raise PermanentError(f"corrupt br body: {exc}", reason=Reason.DECODE_ERROR) from exc
+        return out
+
+    def finish(self) -> bytes:
+        """Flush the decoder; a compressed stream that stops mid-way is a decode_error."""
+        if self._zlib is not None and self.seen:
+            out = self._count(self._zlib.flush())
+            if not self._zlib.eof:
+                raise PermanentError(f"truncated {self.coding} body", reason=Reason.DECODE_ERROR)
+            return out
+        if self._brotli is not None and self.seen and not self._brotli.is_finished():
+            raise PermanentError("truncated br body", reason=Reason.DECODE_ERROR)
+        return b""

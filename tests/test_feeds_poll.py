@@ -4,6 +4,9 @@ moves, dedup across feeds, and durability when the process dies between items an
 from __future__ import annotations
 
 import argparse
+import gzip
+import time
+import tracemalloc
 import uuid
 from datetime import timedelta
 
@@ -11,6 +14,8 @@ import pytest
 from elastic_transport import ConnectionError as TransportConnectionError
 
 from feeds_support import rss, stories, with_registry, write_registry
+from test_fetch_page import drip, drip_headers
+from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
 from pipeline.errors import RetryableError
 from pipeline.feed_registry import Feed
 from pipeline.feed_state import load_states, parse_iso, utcnow
@@ -163,6 +168,40 @@ def test_bad_answers_are_recorded_not_raised(wire, ready, settings, kind, value,
     assert parse_iso(state["next_poll_at"]) > utcnow()
     wire.clear_faults()
     assert poll_feed(feed_at(wire), ready, settings).new_count == 2  # nothing lost: it recovers
+
+
+@pytest.mark.parametrize("status, reason", [(408, "http_408"), (425, "http_425"), (429, "http_429"),
+                                            (503, "http_5xx")])
+def test_transient_statuses_are_retryable(wire, ready, settings, status, reason):
+    wire.fail("/test.xml", "status", status)
+    result = poll_feed(feed_at(wire), ready, settings)
+    assert (result.status, result.http_status) == ("failed", status)
+    assert result.error["reason"] == reason and result.error["retryable"] is True
+
+
+@pytest.mark.parametrize("route", [drip_headers, drip], ids=["trickled-headers", "trickled-body"])
+def test_trickling_feed_fails_with_timeout_within_the_total_budget(site, ready, settings, route):
+    site.add("/feed.xml", route)  # each read is in time (0.3 s < read_timeout); the whole would take 9-12 s
+    budget = settings.model_copy(update={"total_timeout": 1.0, "read_timeout": 0.5})
+    started = time.monotonic()
+    result = poll_feed(Feed(name="test", url=site.url("/feed.xml")), ready, budget)
+    assert result.status == "failed" and result.error["reason"] == "timeout" and result.error["retryable"]
+    assert time.monotonic() - started < 3.0
+
+
+def test_gzip_bomb_feed_fails_too_large_without_inflating(site, ready, settings):
+    inflated = 32 * 1024 * 1024
+    bomb = gzip.compress(b"\0" * inflated, 9)  # about 32 KB on the wire
+    site.add("/feed.xml", Reply(200, bomb, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}))
+    capped = settings.model_copy(update={"max_bytes": 256 * 1024})
+    tracemalloc.start()
+    try:
+        result = poll_feed(Feed(name="test", url=site.url("/feed.xml")), ready, capped)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.status == "failed" and result.error["reason"] == "too_large"
+    assert peak < inflated // 4, f"peak {peak} bytes: the bomb was inflated"
 
 
 def test_empty_feed_is_a_quiet_success(wire, ready, settings):

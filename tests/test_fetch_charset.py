@@ -7,9 +7,10 @@ import codecs
 import pytest
 from test_fetch_server import site  # noqa: F401 (the fixture)
 
+from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
-from pipeline.fetch import Politeness, decode_html, fetch_page
-from pipeline.http import HostLimiter
+from pipeline.fetch import fetch_page
+from pipeline.http import HostLimiter, Politeness
 from pipeline.settings import Settings
 
 FRENCH = ("Le président a déclaré à la presse que l'économie française progressait, "

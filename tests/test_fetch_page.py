@@ -14,8 +14,8 @@ import pytest
 from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
 
 from pipeline.errors import PermanentError, RetryableError
-from pipeline.fetch import FetchedPage, Politeness, fetch_page
-from pipeline.http import HostLimiter, RobotsCache
+from pipeline.fetch import FetchedPage, fetch_page
+from pipeline.http import HostLimiter, Politeness, RobotsCache
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -325,6 +325,23 @@ def test_per_host_delay_spaces_requests(site, fetch_settings):
     for _ in range(3):
         fetch_page(site.url("/a"), fetch_settings, politeness=politeness)
     assert time.monotonic() - started >= 0.75  # three starts, two gaps of 0.4 s
+
+
+def test_robots_txt_download_takes_the_host_slot(site, fetch_settings):
+    starts = {}
+
+    def timed(path: str, reply: Reply):
+        def route(handler) -> None:
+            starts[path] = time.monotonic()
+            reply.send(handler)
+        return route
+
+    site.add("/robots.txt", timed("/robots.txt", Reply(200, "User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"})))
+    site.add("/a", timed("/a", Reply(200, HTML, HTML_TYPE)))
+    limiter = HostLimiter(1, 0.5)
+    politeness = Politeness(limiter, RobotsCache(fetch_settings, limiter=limiter))
+    assert fetch_page(site.url("/a"), fetch_settings, politeness=politeness).html == HTML
+    assert starts["/a"] - starts["/robots.txt"] >= 0.45  # robots.txt is a request to the host like any other
 
 
 def test_waiting_for_a_host_slot_does_not_use_the_time_budget(site, fetch_settings):

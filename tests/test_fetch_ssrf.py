@@ -14,9 +14,9 @@ import pytest
 from test_fetch_server import site  # noqa: F401 (the fixture)
 
 import pipeline.http
-from pipeline.errors import PermanentError
-from pipeline.fetch import Politeness, fetch_page
-from pipeline.http import HostLimiter, RobotsCache, build_client
+from pipeline.errors import PermanentError, RetryableError
+from pipeline.fetch import fetch_page
+from pipeline.http import HostLimiter, Politeness, RobotsCache, build_client
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -161,10 +161,35 @@ def test_redirect_from_allowed_name_to_blocked_address(site, strict, fake_dns, t
 
 def test_dns_rebinding_to_loopback_is_refused_after_connect(site, strict, fake_dns):
     site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
-    assert blocked_reason("http://news.example/page", site, strict, hide_peer=False) == "blocked_address"
+    no_robots = strict.model_copy(update={"respect_robots": False})
+    assert blocked_reason("http://news.example/page", site, no_robots, hide_peer=False) == "blocked_address"
+
+
+def test_dns_rebinding_is_refused_for_robots_txt_too(site, strict, fake_dns):
+    site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
+    with pytest.raises(RetryableError) as info:  # robots.txt refused: unreachable, so the host waits (RFC 9309)
+        fetch_via_site("http://news.example/page", site, strict, hide_peer=False)
+    assert info.value.reason == "robots_unreachable"
+    assert [path for path, _ in site.requests] == ["/robots.txt"]
 
 
 def test_rebinding_check_is_off_when_private_addresses_are_allowed(site, fake_dns):
     site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
     lenient = Settings(allow_private_addresses=True, per_host_delay=0.0, fetch_attempts=1)
     assert fetch_via_site("http://news.example/page", site, lenient, hide_peer=False).html == HTML
+
+
+def test_dns_is_checked_once_per_hop(site, strict, monkeypatch):
+    lookups, real = [], socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "news.example":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_IP, port or 80))]
+
+    monkeypatch.setattr(pipeline.http.socket, "getaddrinfo", getaddrinfo)
+    site.add("/story", status=302, headers={"Location": "/page"})
+    site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
+    assert fetch_via_site("http://news.example/story", site, strict).html == HTML
+    assert len(lookups) == 3  # robots.txt, /story, /page: one guard lookup each, no second one in a hook

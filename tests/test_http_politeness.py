@@ -1,7 +1,8 @@
-"""Unit tests of the shared politeness component: SSRF guard, host limiter, robots, Retry-After."""
+"""Unit tests of the one download path: SSRF guard, host limiter, robots, Retry-After, fetch_url."""
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 
@@ -10,15 +11,36 @@ import pytest
 
 from pipeline.errors import PermanentError, RetryableError
 from pipeline.http import (
+    ROBOTS_ASK,
+    ROBOTS_MAX_BYTES,
+    Ask,
     HostLimiter,
+    Politeness,
     RobotsCache,
     build_client,
+    check_status,
     check_url,
+    fetch_url,
     host_key,
     parse_retry_after,
-    polite_get,
 )
 from pipeline.settings import Settings
+
+
+class Streamed(httpx.SyncByteStream):
+    """A body the client streams (a plain ``content=`` response is read, and decoded, up front)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __iter__(self):
+        yield self.data
+
+
+def reply(status: int, body: bytes | str = b"", headers: dict | None = None) -> httpx.Response:
+    """A MockTransport response whose body is streamed through fetch_url's bounded reader."""
+    data = body.encode() if isinstance(body, str) else body
+    return httpx.Response(status, headers=headers, stream=Streamed(data))
 
 
 @pytest.fixture
@@ -61,23 +83,67 @@ def test_check_url_allows_loopback_when_configured():
     check_url("http://127.0.0.1:8765/feed.xml", Settings(allow_private_addresses=True))
 
 
-def test_client_guard_applies_to_every_request(strict):
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, text="ok"))
-    with build_client(strict, transport=transport) as client:
-        with pytest.raises(PermanentError):
-            client.get("http://127.0.0.1/secret")
-        assert client.headers["User-Agent"] == strict.user_agent
+def get(url: str, settings: Settings, handler, robots: bool = False):
+    """fetch_url through a MockTransport; returns the answer and the URLs the transport saw."""
+    seen = []
+
+    def record(request):
+        seen.append(str(request.url))
+        return handler(request)
+
+    with build_client(settings, transport=httpx.MockTransport(record)) as client:
+        politeness = Politeness(HostLimiter(2, 0.0), RobotsCache(settings, client) if robots else None)
+        return fetch_url(url, settings, client, politeness, Ask()), seen
 
 
-def test_client_guard_applies_to_redirect_hops(strict):
+def test_guard_applies_to_every_request(strict):
+    seen = []
+    with pytest.raises(PermanentError) as info:
+        seen = get("http://127.0.0.1/secret", strict, lambda request: reply(200, "ok"))[1]
+    assert info.value.reason == "blocked_address" and seen == []
+
+
+def test_guard_applies_to_redirect_hops(strict):
     def handler(request):
         if request.url.host == "8.8.8.8":
             return httpx.Response(302, headers={"Location": "http://169.254.169.254/"})
-        return httpx.Response(200, text="metadata!")
+        return reply(200, "metadata!")
 
-    with build_client(strict, transport=httpx.MockTransport(handler), follow_redirects=True) as client:
-        with pytest.raises(PermanentError):
-            client.get("http://8.8.8.8/")
+    with pytest.raises(PermanentError) as info:
+        get("http://8.8.8.8/", strict, handler)
+    assert info.value.reason == "blocked_address"
+
+
+def test_client_sends_our_user_agent_and_follows_no_redirects(strict):
+    with build_client(strict) as client:
+        assert client.headers["User-Agent"] == strict.user_agent and not client.follow_redirects
+
+
+def test_answer_reports_the_redirect_chain_and_the_permanent_move():
+    settings = Settings(allow_private_addresses=True, per_host_delay=0)
+    moves = {"/a": (301, "/b"), "/b": (302, "/c"), "/c": (308, "/d"), "/d": (307, "/e")}
+
+    def handler(request):
+        if request.url.path in moves:
+            status, target = moves[request.url.path]
+            return httpx.Response(status, headers={"Location": target})
+        return reply(200, "feed")
+
+    answer, seen = get("http://site.example/a", settings, handler)
+    assert (answer.status, answer.body, answer.url) == (200, b"feed", "http://site.example/e")
+    assert [(hop.url, hop.status) for hop in answer.redirects] == [(url, moves[url[-2:]][0]) for url in seen[:-1]]
+    assert answer.moved_to == "http://site.example/d"  # the target of the last 301/308
+
+
+@pytest.mark.parametrize("status, kind, reason", [
+    (408, RetryableError, "http_408"), (425, RetryableError, "http_425"), (429, RetryableError, "http_429"),
+    (503, RetryableError, "http_5xx"), (404, PermanentError, "http_404"), (451, PermanentError, "http_451"),
+    (418, PermanentError, "http_4xx"), (300, PermanentError, "bad_redirect"),
+])
+def test_one_status_rule(status, kind, reason):
+    with pytest.raises((RetryableError, PermanentError)) as info:
+        check_status(status, {"retry-after": "30"}, "http://site.example/")
+    assert (type(info.value), info.value.reason, info.value.retry_after) == (kind, reason, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -151,8 +217,8 @@ def test_limiter_does_not_delay_other_hosts():
 def _robots_client(text: str, status: int = 200):
     def handler(request):
         if request.url.path == "/robots.txt":
-            return httpx.Response(status, text=text)
-        return httpx.Response(200, text="page")
+            return reply(status, text)
+        return reply(200, "page")
 
     return build_client(Settings(allow_private_addresses=True), transport=httpx.MockTransport(handler))
 
@@ -174,32 +240,32 @@ def test_robots_cache(robots, status, path, allowed):
         assert cache.allowed(f"http://site.example{path}") is allowed
 
 
-def test_polite_get_refuses_robots_disallowed():
+def test_fetch_url_refuses_robots_disallowed():
     settings = Settings(allow_private_addresses=True, per_host_delay=0)
-    with _robots_client("User-agent: *\nDisallow: /\n") as client:
-        with pytest.raises(PermanentError) as info:
-            polite_get(client, "http://site.example/a", settings, robots=RobotsCache(settings, client))
+
+    def handler(request):
+        return reply(200, "User-agent: *\nDisallow: /\n")
+
+    with pytest.raises(PermanentError) as info:
+        get("http://site.example/a", settings, handler, robots=True)
     assert info.value.reason == "robots_disallowed"
 
 
-def test_polite_get_caps_body_size():
+def test_fetch_url_caps_body_size():
     settings = Settings(allow_private_addresses=True, per_host_delay=0, max_bytes=1000)
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * 5000))
-    with build_client(settings, transport=transport) as client:
-        with pytest.raises(PermanentError) as info:
-            polite_get(client, "http://site.example/big", settings)
+    with pytest.raises(PermanentError) as info:
+        get("http://site.example/big", settings, lambda request: reply(200, b"x" * 5000))
     assert info.value.reason == "too_large"
 
 
-def test_polite_get_timeout_is_retryable():
+def test_fetch_url_timeout_is_retryable():
     settings = Settings(allow_private_addresses=True, per_host_delay=0)
 
     def handler(request):
         raise httpx.ReadTimeout("slow", request=request)
 
-    with build_client(settings, transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(RetryableError) as info:
-            polite_get(client, "http://site.example/slow", settings)
+    with pytest.raises(RetryableError) as info:
+        get("http://site.example/slow", settings, handler)
     assert info.value.reason == "timeout"
 
 
@@ -212,11 +278,29 @@ def test_robots_reads_only_a_prefix_of_a_huge_file():
 
 
 def test_robots_redirect_to_a_private_address_counts_as_unreachable(strict):
+    seen = []
+
     def handler(request):
+        seen.append(str(request.url))
         return httpx.Response(301, headers={"Location": "http://10.0.0.5/robots.txt"})
 
     with build_client(strict, transport=httpx.MockTransport(handler)) as client:
         cache = RobotsCache(strict, client)
         with pytest.raises(RetryableError) as info:
             cache.check("http://8.8.8.8/feed.xml")
-    assert info.value.reason == "robots_unreachable"
+    assert info.value.reason == "robots_unreachable" and seen == ["http://8.8.8.8/robots.txt"]
+
+
+def test_robots_prefix_of_a_compressed_file_is_decoded_with_a_bound():
+    huge = b"User-agent: *\nDisallow: /private/\n" + b"#" * (20 * 1024 * 1024)
+    settings = Settings(allow_private_addresses=True)
+
+    def handler(request):
+        return reply(200, gzip.compress(huge), {"Content-Encoding": "gzip"})
+
+    with build_client(settings, transport=httpx.MockTransport(handler)) as client:
+        answer = fetch_url("http://site.example/robots.txt", settings, client, Politeness(HostLimiter(2, 0.0)),
+                           ROBOTS_ASK)
+        cache = RobotsCache(settings, client)
+        assert not cache.allowed("http://site.example/private/x") and cache.allowed("http://site.example/ok")
+    assert answer.body == huge[:ROBOTS_MAX_BYTES]
