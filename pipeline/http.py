@@ -393,8 +393,9 @@ def request_hop(url: str, settings: Settings, client: httpx.Client, politeness: 
         check_url(url, settings)
         delay = check_robots(url, politeness)
         with politeness.limiter.slot(url, delay), budget.running() as deadline, Watchdog(deadline) as watchdog:
-            with client.stream("GET", url, headers={**ACCEPT_ENCODING, **ask.headers}, follow_redirects=False,
-                               timeout=hop_timeout(settings, deadline), extensions={"trace": watchdog.trace}) as response:
+            headers, timeout = {**ACCEPT_ENCODING, **ask.headers}, hop_timeout(settings, deadline)
+            with client.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=False,
+                               extensions={"trace": watchdog.trace}) as response:
                 watchdog.watch(response.extensions.get("network_stream"))
                 check_peer(response, settings)
                 if response.status_code in REDIRECT_STATUSES:

@@ -34,6 +34,9 @@ def page(text: str, head: str = "") -> str:
     ('<?xml version="1.0" encoding="ISO-8859-15"?>' + page(FRENCH + " €"), "iso-8859-15", None, "iso8859-15"),
     (page(RUSSIAN, "<meta charset='windows-1251'>"), "cp1251", "utf-8", "cp1251"),  # header lies: meta fits
     (page(FRENCH, "<meta charset='x-no-such-charset'>"), "utf-8", None, "utf-8"),  # unknown label skipped
+    (page(FRENCH), "utf-8", "iso-8859-1", "utf-8"),  # valid UTF-8 beats a legacy label (server default)
+    (page(FRENCH, "<meta charset='utf-16'>"), "utf-8", None, "utf-8"),  # WHATWG: utf-16 without BOM is utf-8
+    (page("“quoted” — " + FRENCH, "<meta charset='latin-1'>"), "cp1252", None, "cp1252"),
 ])
 def test_declared_charset(html, codec, header, expected_codec):
     text, used = decode_html(html.encode(codec), header)
