@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pipeline import index, search
+from pipeline import documents, index, search
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def bulk_seconds(es, settings: Settings, docs: list[dict], ours: bool) -> float:
     if ours:
         assert index.index_articles(es, settings, docs).failed == 0
     else:
-        helpers.bulk(es, ({"_index": settings.articles_alias, "_id": index.doc_id(d["canonical_url"]), "_source": d}
+        helpers.bulk(es, ({"_index": settings.articles_alias, "_id": documents.doc_id(d["canonical_url"]), "_source": d}
                           for d in docs), chunk_size=500)
     return time.perf_counter() - start
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings(index_prefix=f"wdbench-{uuid.uuid4().hex[:8]}")
     es = index.connect(settings)
-    docs = [index.prepare_article(d) for d in make_articles(args.docs, words=args.words)]
+    docs = [documents.prepare_article(d) for d in make_articles(args.docs, words=args.words)]
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     try:
         indexing = bench_indexing(es, settings, docs, args.rounds)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from pipeline import search
-from pipeline.errors import PermanentError, RetryableError
+from pipeline.errors import PermanentError, RetryableError, WiredeskError
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -106,14 +106,11 @@ def build_router(settings: Settings) -> APIRouter:
 
 def health(es, settings: Settings) -> JSONResponse:
     """200 with cluster and index status, or 503 with the reason."""
-    from elastic_transport import TransportError
-    from elasticsearch import ApiError
-
     from pipeline.index import index_status
 
     try:
         status = index_status(es, settings)
-    except (TransportError, ApiError) as exc:
+    except WiredeskError as exc:
         return JSONResponse(status_code=503, content={"status": "unavailable", "detail": str(exc)})
     ok = status["cluster"]["status"] in ("green", "yellow") and status["aliases"][settings.articles_alias]["index"]
     return JSONResponse(status_code=200 if ok else 503, content={"status": "ok" if ok else "degraded", **status})

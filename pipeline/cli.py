@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The client logs every failed attempt with its traceback; our error boundary says it in one line.
+    logging.getLogger("elastic_transport").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     if not args.command:
         parser.print_help()
         return 2

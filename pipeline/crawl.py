@@ -15,14 +15,14 @@ LOGGER = logging.getLogger(__name__)
 
 def crawl_once(settings: Settings, feed_names: list[str] | None = None, progress=None) -> dict:
     """One poll-and-ingest cycle; returns the poll summary and the ingest counts."""
+    from pipeline.esclient import connect
     from pipeline.feeds import poll_feeds
-    from pipeline.index import connect, ensure_indices
     from pipeline.ingest import ingest_pending
     from pipeline.tasks import summarize_polls
 
     es = connect(settings)
-    ensure_indices(es, settings)
-    # The poller's own concurrent, host-interleaved cycle (due feeds, or the named ones).
+    # The poller's own concurrent, host-interleaved cycle (due feeds, or the named ones); it sets up
+    # the indices when they are missing.
     results = [result.to_dict() for result in poll_feeds(es, settings, feed_names)]
     if progress:
         for result in results:
@@ -44,7 +44,9 @@ def run_crawl_command(args, settings: Settings) -> int:
         print("wiredesk crawl runs one cycle with --once; schedule repeated crawls with Airflow (make up)")
         return 2
     console = Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+    # Transient: the summary below replaces the display, and an error is left as its one line.
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
         polls = bar.add_task("polling feeds", total=None)
         ingest = bar.add_task("ingesting articles", total=None)
 

@@ -2,7 +2,7 @@
 
 Feeds link the same story with different tracking parameters, default ports, fragments, relative
 links and redirect wrappers. :func:`canonical_url` folds those variants into one string whose
-``pipeline.index.doc_id`` keys the article everywhere.
+``pipeline.documents.doc_id`` keys the article everywhere.
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from pipeline.errors import RetryableError
+from pipeline.documents import doc_id
+from pipeline.esclient import es_boundary
 from pipeline.feed_registry import Feed
-from pipeline.index import doc_id
+from pipeline.index import ensure_indices
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -51,61 +52,38 @@ def state_id(name: str) -> str:
 # -- Elasticsearch access -------------------------------------------------------------------
 
 
-def es_call(call, *args, **kwargs):
-    """Run one Elasticsearch request; cluster trouble becomes RetryableError(es_unavailable)."""
-    from elastic_transport import ConnectionError as TransportConnectionError
-    from elastic_transport import ConnectionTimeout
-    from elasticsearch import ApiError
-
-    try:
-        return call(*args, **kwargs)
-    except (TransportConnectionError, ConnectionTimeout) as exc:
-        raise RetryableError(f"Elasticsearch unavailable: {exc}", reason="es_unavailable") from exc
-    except ApiError as exc:
-        if exc.status_code in (429, 502, 503, 504):
-            raise RetryableError(f"Elasticsearch busy: {exc}", reason="es_unavailable") from exc
-        raise
-
-
-def ensure_ready(es, settings: Settings) -> None:
-    """Create the indices and aliases when they are missing (first poll on a fresh cluster)."""
-    from pipeline.index import ensure_indices
-
-    # A cheap read first: putting templates is a cluster-state update, slow on a busy cluster.
-    if es_call(es.indices.exists_alias, name=[settings.articles_alias, settings.feeds_alias]):
-        return
-    es_call(ensure_indices, es, settings)
-
-
+@es_boundary
 def load_state(es, settings: Settings, feed: Feed) -> dict:
     """The stored state of a feed merged with its configuration (a fresh state when new)."""
     from elasticsearch import NotFoundError
 
     try:
-        found = es_call(es.get, index=settings.feeds_alias, id=state_id(feed.name)).body
+        found = es.get(index=settings.feeds_alias, id=state_id(feed.name)).body
         stored = found.get("_source") or {}
     except NotFoundError as exc:
-        if "index_not_found" in str(getattr(exc, "error", "")) or "index_not_found" in str(exc):
-            ensure_ready(es, settings)
+        if exc.error == "index_not_found_exception":  # the first poll on a fresh cluster
+            ensure_indices(es, settings, if_missing=True)
         stored = {}
     return merge_config(feed, stored)
 
 
+@es_boundary
 def load_states(es, settings: Settings) -> dict[str, dict]:
     """Every stored feed state by feed name (empty when the index does not exist yet)."""
     from elasticsearch import NotFoundError
 
     try:
-        found = es_call(es.search, index=settings.feeds_alias, size=STATE_PAGE, query={"match_all": {}}).body
+        found = es.search(index=settings.feeds_alias, size=STATE_PAGE, query={"match_all": {}}).body
     except NotFoundError:
         return {}
     return {hit["_source"].get("name"): hit["_source"] for hit in found["hits"]["hits"]}
 
 
+@es_boundary
 def save_state(es, settings: Settings, state: dict) -> None:
     """Write a feed's state document (whole document, idempotent)."""
     state["updated_at"] = iso(utcnow())
-    es_call(es.index, index=settings.feeds_alias, id=state_id(state["name"]), document=state)
+    es.index(index=settings.feeds_alias, id=state_id(state["name"]), document=state)
 
 
 def merge_config(feed: Feed, stored: dict) -> dict:

@@ -19,14 +19,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from pipeline import PIPELINE_VERSION
+from pipeline.documents import doc_id, pending_doc
 from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
 from pipeline.feed_parse import FeedItem, ParsedFeed, parse_feed
 from pipeline.feed_registry import Feed, import_opml, load_feeds
 from pipeline.feed_state import (
     cache_max_age_minutes,
-    ensure_ready,
-    es_call,
     failure_interval,
     health_of,
     is_due,
@@ -38,9 +36,10 @@ from pipeline.feed_state import (
     success_interval,
     utcnow,
 )
+from pipeline.esclient import es_boundary
 from pipeline.http import (MAX_URL_CHARS, Answer, Ask, Politeness, RobotsCache, build_client, check_status, fetch_url,
                            get_limiter, get_robots, host_key, parse_retry_after)
-from pipeline.index import bulk_write, doc_id
+from pipeline.index import bulk_write, ensure_indices
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -122,24 +121,15 @@ def check_answer(fetched: Answer) -> None:
 # -- writing items --------------------------------------------------------------------------
 
 
-def pending_doc(item: FeedItem, feed: Feed, discovered_at: str) -> dict:
-    """The pending article document announcing a feed item."""
-    return {
-        "url": item.url, "canonical_url": item.canonical_url, "guid": item.guid, "feed": feed.name,
-        "source": feed.source, "title": item.title, "summary": item.summary, "published_at": item.published_at,
-        "authors": item.authors, "tags": item.tags, "language": feed.language, "status": "pending", "attempts": 0,
-        "discovered_at": discovered_at, "updated_at": discovered_at, "pipeline_version": PIPELINE_VERSION,
-    }
-
-
 def known_ids(es, settings: Settings, ids: list[str]) -> set[str]:
     """Which of these article ids already exist (one mget; the create-only write stays the guarantee)."""
     if not ids:
         return set()
-    found = es_call(es.mget, index=settings.articles_alias, ids=ids, source=False).body
+    found = es.mget(index=settings.articles_alias, ids=ids, source=False).body
     return {doc["_id"] for doc in found.get("docs", []) if doc.get("found")}
 
 
+@es_boundary
 def write_items(es, settings: Settings, feed: Feed, items: list[FeedItem]) -> tuple[list[str], dict[str, int]]:
     """Create pending documents for unseen items; returns new ids and rejected counts by reason.
 
@@ -161,7 +151,7 @@ def write_items(es, settings: Settings, feed: Feed, items: list[FeedItem]) -> tu
         if failure["status"] == 409:
             continue
         if failure["status"] in (429, 500, 502, 503, 504):
-            raise RetryableError(f"could not store items of {feed.name}: {failure}", reason="es_unavailable")
+            raise RetryableError(f"could not store items of {feed.name}: {failure}", reason=Reason.ES_UNAVAILABLE)
         rejected[Reason.INDEX_REJECTED] = rejected.get(Reason.INDEX_REJECTED, 0) + 1
     return [i for i in docs if i not in not_created], rejected
 
@@ -327,7 +317,7 @@ def interleave_by_host(feeds: list[Feed]) -> list[Feed]:
 
 def poll_feeds(es, settings: Settings, names=None) -> list[PollResult]:
     """Poll the due feeds (or the named ones) concurrently; per-host politeness still applies."""
-    ensure_ready(es, settings)
+    ensure_indices(es, settings, if_missing=True)
     feeds = interleave_by_host(select_feeds(es, settings, names))
     if not feeds:
         return []
@@ -351,8 +341,7 @@ def run_feeds_command(args, settings: Settings) -> int:
     from pipeline import feed_cli
 
     if not getattr(args, "verbose", False):  # one line per HTTP request drowns the summary
-        for name in ("httpx", "elastic_transport"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.action == "import":
         if not args.file:
             print("wiredesk feeds import: give the OPML file")

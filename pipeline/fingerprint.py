@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from pipeline.esclient import es_boundary
+
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 SHINGLE = 3
 MAX_DISTANCE = 3
@@ -75,6 +77,7 @@ def find_candidates(es, settings, docs: list[dict]) -> list[list[dict]]:
     return [[{"_id": h["_id"], **h["_source"]} for h in resp.get("hits", {}).get("hits", [])] for resp in responses]
 
 
+@es_boundary
 def assign_duplicate_groups(es, settings, docs: list[dict]) -> None:
     """Set ``duplicate_group`` on each doc: an earlier near-duplicate's group, else its own id."""
     for doc in docs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from pipeline.esclient import es_boundary
 from pipeline.feed_state import health_of
 from pipeline.feed_state import parse_iso as parse_time
 from pipeline.settings import Settings
@@ -31,6 +32,7 @@ def classify_feed(state: dict, settings: Settings, now: datetime, silent_hours: 
     return "ok"
 
 
+@es_boundary
 def feed_health_report(es, settings: Settings, silent_hours: int = 24) -> dict:
     """Every feed's health row plus counts by health."""
     resp = es.search(index=settings.feeds_alias, size=10000, query={"match_all": {}})
@@ -49,12 +51,14 @@ def feed_health_report(es, settings: Settings, silent_hours: int = 24) -> dict:
     return {"feeds": sorted(rows, key=lambda r: (r["health"] == "ok", r["name"] or "")), "by_health": counts}
 
 
+@es_boundary
 def status_counts(es, settings: Settings) -> dict[str, int]:
     """Article documents by pipeline status."""
     resp = es.search(index=settings.articles_alias, size=0, aggs={"s": {"terms": {"field": "status", "size": 20}}})
     return {b["key"]: b["doc_count"] for b in resp["aggregations"]["s"]["buckets"]}
 
 
+@es_boundary
 def count_retry_due(es, settings: Settings) -> int:
     """Failed items whose backoff has passed and that the next ingest run will claim."""
     query = {"bool": {"filter": [{"term": {"status": "failed"}}, {"term": {"error.retryable": True}},

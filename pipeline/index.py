@@ -9,14 +9,14 @@ the alias in one atomic action, so search keeps answering throughout.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Iterable, Iterator
 
-from pipeline.errors import PermanentError, RetryableError
+from pipeline.documents import FACET_FIELDS, article_id, prepare_article, rejection_update
+from pipeline.errors import PermanentError, Reason, RetryableError
+from pipeline.esclient import connect, es_boundary, map_es_errors
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -24,9 +24,6 @@ LOGGER = logging.getLogger(__name__)
 KINDS = ("articles", "feeds")
 TEXT_ANALYZER = "wd_text"
 RETRY_STATUSES = (429, 502, 503, 504)
-ARTICLE_STATUSES = ("pending", "claimed", "fetched", "indexed", "failed")
-# Entity labels (spaCy OntoNotes) feeding the flat facet arrays.
-FACET_LABELS = {"PERSON": "people", "ORG": "organizations", "GPE": "places", "LOC": "places", "FAC": "places"}
 # Filters the English chain needs; all come from the analysis-common module.
 ENGLISH_FILTERS = {
     "wd_english_possessive": {"type": "stemmer", "language": "possessive_english"},
@@ -35,23 +32,7 @@ ENGLISH_FILTERS = {
 }
 
 
-# -- connection ------------------------------------------------------------------------------
-
-
-def connect(settings: Settings):
-    """An Elasticsearch client for the configured cluster (auth, CA, timeouts, retries)."""
-    from elasticsearch import Elasticsearch
-
-    kwargs: dict[str, Any] = {
-        "request_timeout": settings.es_request_timeout,
-        "retry_on_timeout": True,
-        "max_retries": settings.es_max_retries,
-    }
-    if settings.es_username:
-        kwargs["basic_auth"] = (settings.es_username, settings.es_password or "")
-    if settings.es_ca_certs:
-        kwargs["ca_certs"] = settings.es_ca_certs
-    return Elasticsearch(settings.effective_es_url, **kwargs)
+# -- cluster -----------------------------------------------------------------------------------
 
 
 def cluster_info(es) -> dict:
@@ -160,7 +141,7 @@ def build_articles_mappings() -> dict:
         **{name: kw for name in ("final_url", "page_canonical_url")},
         **{name: kw for name in ("fingerprint_bands", "tags")},  # near-duplicate candidates (ingest), feed tags
         # Flat facet arrays; the .text sub-field lets "Momani" filter "Marwan Momani".
-        **{name: keyword_field(text=True) for name in ("people", "organizations", "places", "speakers")},
+        **{name: keyword_field(text=True) for name in FACET_FIELDS},
         "title": text_field(),
         "summary": text_field(keyword=False),
         "text": text_field(keyword=False),
@@ -261,8 +242,19 @@ def create_index(es, index: str, alias: str | None = None) -> bool:
     return True
 
 
-def ensure_indices(es, settings: Settings) -> dict[str, str]:
-    """Idempotently create templates, the first versioned indices and their aliases."""
+@es_boundary
+def ensure_indices(es, settings: Settings, *, if_missing: bool = False) -> dict[str, str]:
+    """Idempotently create templates, the first versioned indices, their aliases and the runs index.
+
+    ``if_missing`` (the start of a run) first asks, in one cheap read, whether all of them exist and
+    then changes nothing ({} is returned); ``wiredesk index setup`` updates templates and mappings.
+    """
+    from pipeline.runs import ensure_runs_index, runs_index
+
+    names = [alias_name(settings, kind) for kind in KINDS] + [runs_index(settings)]
+    # Putting templates and mappings is a cluster-state update: slow on a busy cluster, so ask first.
+    if if_missing and es.indices.exists(index=names):
+        return {}
     english = has_english_analysis(es)
     result = {}
     for kind in KINDS:
@@ -277,8 +269,6 @@ def ensure_indices(es, settings: Settings) -> dict[str, str]:
         else:
             update_mapping(es, current, build_template(settings, kind, english)["template"]["mappings"])
         result[kind] = current
-    from pipeline.runs import ensure_runs_index
-
     ensure_runs_index(es, settings)  # one small plain index of run records (the Feed Health page reads it)
     es.cluster.health(index=list(result.values()), wait_for_status="yellow", timeout="30s")
     return result
@@ -294,6 +284,7 @@ def update_mapping(es, index: str, mappings: dict) -> None:
         LOGGER.warning("mapping of %s differs from the template (%s): run `wiredesk index migrate`", index, exc.message)
 
 
+@es_boundary
 def delete_indices(es, settings: Settings) -> None:
     """Remove every index and template of this prefix (tests and benchmarks clean up with it)."""
     for kind in KINDS:
@@ -305,60 +296,9 @@ def delete_indices(es, settings: Settings) -> None:
     es.indices.delete(index=f"{settings.index_prefix}-runs", ignore_unavailable=True)
 
 
-# -- documents -------------------------------------------------------------------------------
-
-
-def doc_id(canonical_url: str) -> str:
-    """The document id everywhere: sha1 hex of the canonical URL."""
-    return hashlib.sha1(canonical_url.strip().encode("utf-8")).hexdigest()
-
-
 def now_iso() -> str:
     """The current UTC time as an ISO-8601 string."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    """Values without blanks or repeats, first occurrence first."""
-    return list(dict.fromkeys(v for v in values if v))
-
-
-def add_facets(doc: dict) -> dict:
-    """Fill the flat facet arrays (people, organizations, places, speakers) from entities and quotes."""
-    out = dict(doc)
-    by_facet: dict[str, list[str]] = {"people": [], "organizations": [], "places": []}
-    for entity in dicts_in(doc.get("entities")):
-        facet = FACET_LABELS.get(str(entity.get("label", "")))
-        if facet and isinstance(entity.get("name"), str):
-            by_facet[facet].append(entity["name"])
-    for facet, names in by_facet.items():
-        out.setdefault(facet, unique(names))
-    speakers = (q.get("speaker") for q in dicts_in(doc.get("quotes")))
-    out.setdefault("speakers", unique(s for s in speakers if isinstance(s, str)))
-    return out
-
-
-def prepare_article(doc: dict) -> dict:
-    """Facet arrays filled, and a duplicate group for every article (collapse groups missing values)."""
-    out = add_facets(doc)
-    if not out.get("duplicate_group") and (out.get("canonical_url") or out.get("url")):
-        out["duplicate_group"] = article_id(out)
-    return out
-
-
-def dicts_in(value: Any) -> list[dict]:
-    """The dict items of a list field; malformed values are left for Elasticsearch to reject."""
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def article_id(doc: dict) -> str:
-    """The id of an article document: from ``_id``, else its canonical URL, else its URL."""
-    if doc.get("_id"):
-        return doc["_id"]
-    url = doc.get("canonical_url") or doc.get("url")
-    if not url:
-        raise PermanentError("article has neither canonical_url nor url", reason="missing_url")
-    return doc_id(url)
 
 
 # -- bulk writes -----------------------------------------------------------------------------
@@ -381,6 +321,17 @@ class BulkResult:
         return BulkResult(self.succeeded + other.succeeded, self.failures + other.failures)
 
 
+class BulkWriteError(RetryableError):
+    """Elasticsearch went away during a bulk write; ``partial`` holds what landed (or failed) before.
+
+    Writes are idempotent: the caller (a task retry) sends the whole batch again.
+    """
+
+    def __init__(self, message: str, partial: BulkResult):
+        super().__init__(message, reason=Reason.ES_UNAVAILABLE)
+        self.partial = partial
+
+
 def describe_failure(info: dict) -> dict:
     """One failed bulk item as ``{_id, status, reason, message}``."""
     error = info.get("error")
@@ -395,8 +346,6 @@ def describe_failure(info: dict) -> dict:
 
 def stream_bulk(es, settings: Settings, actions: Iterable[dict], refresh: bool) -> BulkResult:
     """One ``streaming_bulk`` pass: chunked by count and bytes, 429/5xx retried with backoff."""
-    from elastic_transport import ConnectionError as TransportConnectionError
-    from elastic_transport import ConnectionTimeout
     from elasticsearch.helpers import streaming_bulk
 
     result = BulkResult()
@@ -415,17 +364,15 @@ def stream_bulk(es, settings: Settings, actions: Iterable[dict], refresh: bool) 
         **extra,
     )
     try:
-        for ok, item in stream:
-            info = next(iter(item.values()))
-            if ok:
-                result.succeeded += 1
-            else:
-                result.failures.append(describe_failure(info))
-    except (TransportConnectionError, ConnectionTimeout) as exc:
-        # Writes are idempotent: the caller (task retry) sends the whole batch again.
-        error = RetryableError(f"Elasticsearch unavailable during bulk write: {exc}", reason="es_unavailable")
-        error.partial = result  # type: ignore[attr-defined]
-        raise error from exc
+        with map_es_errors(settings):
+            for ok, item in stream:
+                info = next(iter(item.values()))
+                if ok:
+                    result.succeeded += 1
+                else:
+                    result.failures.append(describe_failure(info))
+    except RetryableError as exc:
+        raise BulkWriteError(f"bulk write stopped: {exc}", result) from exc
     return result
 
 
@@ -441,6 +388,7 @@ def batched(actions: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield batch
 
 
+@es_boundary
 def bulk_write(es, settings: Settings, actions: Iterable[dict], *, refresh: bool = False) -> BulkResult:
     """Write actions with ``settings.bulk_workers`` concurrent streaming_bulk passes; every failure reported."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -458,30 +406,29 @@ def bulk_write(es, settings: Settings, actions: Iterable[dict], *, refresh: bool
                 pending.add(pool.submit(stream_bulk, es, settings, batch, refresh))
             result = collect(wait(pending).done, result, errors)
         if errors:
-            errors[0].partial = result  # type: ignore[attr-defined]
-            raise errors[0]
+            raise BulkWriteError(str(errors[0]), result) from errors[0]
     for failure in result.failures:
         LOGGER.warning("bulk item %s failed: %s %s", failure["_id"], failure["status"], failure["reason"])
     return result
 
 
 def collect(done, result: BulkResult, errors: list) -> BulkResult:
-    """Merge finished bulk passes into ``result``; their RetryableErrors go to ``errors``."""
+    """Merge finished bulk passes into ``result``; their BulkWriteErrors go to ``errors``."""
     for future in done:
         try:
             result = result.merge(future.result())
-        except RetryableError as exc:
+        except BulkWriteError as exc:
             errors.append(exc)
-            result = result.merge(getattr(exc, "partial", BulkResult()))
+            result = result.merge(exc.partial)
     return result
 
 
-def index_actions(alias: str, docs: Iterable[dict], rejected: list[dict], id_of=article_id) -> Iterator[dict]:
-    """Bulk ``index`` actions for whole documents; documents without an id go to ``rejected``."""
+def index_actions(alias: str, docs: Iterable[dict], rejected: list[dict]) -> Iterator[dict]:
+    """Bulk ``index`` actions for whole article documents; documents without an id go to ``rejected``."""
     stamp = now_iso()
     for doc in docs:
         try:
-            _id = id_of(doc)
+            _id = article_id(doc)
         except PermanentError as exc:
             rejected.append({"_id": None, "status": 400, "reason": exc.reason, "message": str(exc)})
             continue
@@ -490,20 +437,7 @@ def index_actions(alias: str, docs: Iterable[dict], rejected: list[dict], id_of=
         yield {"_op_type": "index", "_index": alias, "_id": _id, "_source": source}
 
 
-def failure_actions(alias: str, failures: list[dict], docs_by_id: dict[str, dict]) -> Iterator[dict]:
-    """Upserts that record failed items on the item itself: status failed, error, attempts."""
-    for failure in failures:
-        doc = docs_by_id.get(failure["_id"] or "")
-        if doc is None:
-            continue
-        error = {"reason": failure["reason"], "message": failure["message"], "retryable": False}
-        record = {"status": "failed", "error": error, "updated_at": now_iso()}
-        for key in ("url", "canonical_url", "feed", "source", "guid", "attempts"):
-            if isinstance(doc.get(key), (str, int)):
-                record[key] = doc[key]
-        yield {"_op_type": "update", "_index": alias, "_id": failure["_id"], "doc": record, "doc_as_upsert": True}
-
-
+@es_boundary
 def index_articles(es, settings: Settings, docs: Iterable[dict], *, refresh: bool = False) -> BulkResult:
     """Index whole article documents by canonical-URL id; rejected items are recorded as failed."""
     docs = [prepare_article(doc) for doc in docs]
@@ -511,22 +445,22 @@ def index_articles(es, settings: Settings, docs: Iterable[dict], *, refresh: boo
     alias = settings.articles_alias
     result = bulk_write(es, settings, index_actions(alias, docs, rejected), refresh=refresh)
     result.failures.extend(rejected)
-    permanent = [f for f in result.failures if f["status"] not in RETRY_STATUSES and f["_id"]]
-    if permanent:
-        by_id = {article_id(d): d for d in docs if d.get("canonical_url") or d.get("url") or d.get("_id")}
-        bulk_write(es, settings, failure_actions(alias, permanent, by_id), refresh=refresh)
+    record_rejections(es, settings, docs, result.failures, refresh)
     return result
 
 
-def index_feeds(es, settings: Settings, docs: Iterable[dict], *, refresh: bool = False) -> BulkResult:
-    """Index whole feed-state documents, ``_id`` = hash of the feed URL."""
-    rejected: list[dict] = []
-    actions = index_actions(settings.feeds_alias, docs, rejected, id_of=lambda d: d.get("_id") or article_id(d))
-    result = bulk_write(es, settings, actions, refresh=refresh)
-    result.failures.extend(rejected)
-    return result
+def record_rejections(es, settings: Settings, docs: list[dict], failures: list[dict], refresh: bool) -> None:
+    """Record each document Elasticsearch rejected for good on the document itself (released, failed)."""
+    permanent = [f for f in failures if f["status"] not in RETRY_STATUSES and f["_id"]]
+    if not permanent:
+        return
+    by_id = {article_id(d): d for d in docs if d.get("canonical_url") or d.get("url") or d.get("_id")}
+    now = datetime.now(UTC)
+    updates = {f["_id"]: rejection_update(by_id[f["_id"]], f, now) for f in permanent if f["_id"] in by_id}
+    update_documents(es, settings, settings.articles_alias, updates, refresh=refresh)
 
 
+@es_boundary
 def update_documents(es, settings: Settings, alias: str, updates: dict[str, dict], *, refresh: bool = False) -> BulkResult:
     """Partial updates (``doc_as_upsert``) by id, e.g. pipeline status changes."""
     stamp = now_iso()
@@ -545,7 +479,7 @@ def index_version(index: str) -> int:
     try:
         return int(index.rsplit("-v", 1)[1])
     except (IndexError, ValueError) as exc:
-        raise PermanentError(f"not a versioned index: {index}", reason="bad_index_name") from exc
+        raise PermanentError(f"not a versioned index: {index}", reason=Reason.BAD_INDEX_NAME) from exc
 
 
 def cluster_modules(es) -> set[str]:
@@ -571,7 +505,7 @@ def copy_documents(es, settings: Settings, source: str, target: str) -> None:
     result = bulk_write(es, settings, actions)
     if result.failures:
         sample = "; ".join(f"{f['_id']}: {f['reason']} {f['message'][:120]}" for f in result.failures[:3])
-        raise PermanentError(f"{result.failed} documents did not fit {target} ({sample})", reason="migration_failed")
+        raise PermanentError(f"{result.failed} documents did not fit {target} ({sample})", reason=Reason.MIGRATION_FAILED)
     es.indices.refresh(index=target)
 
 
@@ -601,6 +535,7 @@ def swap_alias(es, alias: str, old: str, new: str) -> None:
     )
 
 
+@es_boundary
 def migrate(es, settings: Settings, kind: str) -> dict:
     """Create the next version, copy, check counts, move the alias; search answers throughout."""
     ensure_indices(es, settings)
@@ -615,14 +550,14 @@ def migrate(es, settings: Settings, kind: str) -> dict:
     copy_documents(es, settings, old, new)
     copied = es.count(index=new).body["count"]
     if copied < before:
-        raise PermanentError(f"{new} holds {copied} of {before} documents; alias left on {old}", reason="count_mismatch")
+        raise PermanentError(f"{new} holds {copied} of {before} documents; alias left on {old}", reason=Reason.COUNT_MISMATCH)
     swap_alias(es, alias, old, new)
     # Writes that reached the old index while copying, now that no writer targets it.
     caught_up = copy_recent(es, old, new, started)
     es.indices.refresh(index=[old, new])
     counts = {"old": es.count(index=old).body["count"], "new": es.count(index=new).body["count"]}
     if counts["new"] < counts["old"]:
-        raise PermanentError(f"{new} has fewer documents than {old}: {counts}", reason="count_mismatch")
+        raise PermanentError(f"{new} has fewer documents than {old}: {counts}", reason=Reason.COUNT_MISMATCH)
     LOGGER.info("migrated %s: %s -> %s (%s documents, %s caught up)", alias, old, new, counts["new"], caught_up)
     return {"alias": alias, "from": old, "to": new, "documents": counts["new"], "caught_up": caught_up}
 
@@ -630,6 +565,7 @@ def migrate(es, settings: Settings, kind: str) -> dict:
 # -- CLI -------------------------------------------------------------------------------------
 
 
+@es_boundary
 def index_status(es, settings: Settings) -> dict:
     """Cluster version and health, and per alias its index, version and document count."""
     status = {"cluster": cluster_info(es), "english_analysis": has_english_analysis(es), "aliases": {}}
@@ -644,20 +580,12 @@ def run_index_command(args, settings: Settings) -> int:
     """``wiredesk index setup|migrate|status``."""
     import json
 
-    if not getattr(args, "verbose", False):
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per request otherwise
-    from elastic_transport import ConnectionError as TransportConnectionError
-
     es = connect(settings)
-    try:
-        if args.action == "setup":
-            output: Any = ensure_indices(es, settings)
-        elif args.action == "migrate":
-            output = [migrate(es, settings, kind) for kind in KINDS]
-        else:
-            output = index_status(es, settings)
-    except TransportConnectionError as exc:
-        message = f"Elasticsearch at {settings.effective_es_url} is not answering"
-        raise RetryableError(message, reason="es_unavailable") from exc
+    if args.action == "setup":
+        output: Any = ensure_indices(es, settings)
+    elif args.action == "migrate":
+        output = [migrate(es, settings, kind) for kind in KINDS]
+    else:
+        output = index_status(es, settings)
     print(json.dumps(output, indent=2))
     return 0

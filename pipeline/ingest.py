@@ -12,22 +12,31 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pipeline import PIPELINE_VERSION
-from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
+from pipeline.documents import (
+    CLAIM_FIELDS,
+    MAX_ATTEMPTS,
+    claim_update,
+    failure_update,
+    fetch_facts,
+    indexed_doc,
+    release_update,
+)
+from pipeline.errors import PermanentError, Reason, WiredeskError
+from pipeline.esclient import es_boundary
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
-CLAIM_FIELDS = ["url", "canonical_url", "feed", "source", "title", "summary", "published_at", "authors",
-                "tags", "guid", "attempts", "discovered_at", "status"]
-MAX_ATTEMPTS = 6
 STALE_CLAIM = timedelta(minutes=30)  # a claim older than this belongs to a dead run
-BACKOFF_BASE = timedelta(minutes=5)
 
 
 @dataclass
 class IngestCounts:
-    """What one chunk or run did, for logs, asset extras and the run summary."""
+    """What one chunk or run did, for logs, asset extras and the run summary.
+
+    Each stage counts the items that got through it, so a failure shows where it happened: a
+    fetch failure counts nowhere past ``claimed``, an extraction failure only as ``fetched``.
+    """
 
     claimed: int = 0
     fetched: int = 0
@@ -64,6 +73,7 @@ def claimable_query(now: datetime) -> dict:
     ]}}
 
 
+@es_boundary
 def claim_items(es, settings: Settings, run_id: str, limit: int = 200) -> list[str]:
     """Claim up to ``limit`` items for this run; ids another run claimed first are left to it."""
     now = utcnow()
@@ -79,7 +89,7 @@ def claim_items(es, settings: Settings, run_id: str, limit: int = 200) -> list[s
     for hit in hits:
         ops.append({"update": {"_index": hit["_index"], "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
                                "if_primary_term": hit["_primary_term"]}})
-        ops.append({"doc": {"status": "claimed", "claimed_by": run_id, "claimed_at": now.isoformat()}})
+        ops.append({"doc": claim_update(run_id, now)})
     result = es.bulk(operations=ops, refresh="wait_for")
     claimed = [item["update"]["_id"] for item in result["items"] if item["update"].get("status") == 200]
     LOGGER.info("claimed %d of %d claimable items for %s", len(claimed), len(hits), run_id)
@@ -93,7 +103,7 @@ def chunked(ids: list[str], size: int) -> list[list[str]]:
 
 def load_claimed(es, settings: Settings, ids: list[str], run_id: str) -> list[dict]:
     """The claimed documents that still belong to this run."""
-    resp = es.mget(index=settings.articles_alias, ids=ids, source_includes=CLAIM_FIELDS + ["claimed_by"])
+    resp = es.mget(index=settings.articles_alias, ids=ids, source_includes=list(CLAIM_FIELDS))
     docs = []
     for found in resp["docs"]:
         src = found.get("_source")
@@ -102,66 +112,39 @@ def load_claimed(es, settings: Settings, ids: list[str], run_id: str) -> list[di
     return docs
 
 
-def build_article_doc(item: dict, article, enrichment, raw_path: str, page) -> dict:
-    """The full article document from the pending item, the extraction and the enrichment."""
-    from pipeline.fingerprint import fingerprint_fields
-
-    art = article.to_dict()
-    enriched = enrichment.to_dict()
-    doc = {
-        "_id": item["_id"], "url": item.get("url"), "canonical_url": item.get("canonical_url"),
-        "guid": item.get("guid"), "feed": item.get("feed"), "source": item.get("source"),
-        "tags": item.get("tags") or [], "discovered_at": item.get("discovered_at"),
-        "title": art.get("title") or item.get("title"), "summary": art.get("summary") or item.get("summary"),
-        "authors": art.get("authors") or item.get("authors") or [],
-        "published_at": art.get("published_at") or item.get("published_at"),
-        "modified_at": art.get("modified_at"), "site_name": art.get("site_name"),
-        "language": art.get("language"), "text": art.get("text") or "", "word_count": art.get("word_count", 0),
-        "image": art.get("image"), "page_canonical_url": art.get("canonical_url"),
-        "final_url": page.final_url if page else None,
-        "fetched_at": page.fetched_at.isoformat() if page else None,
-        "entities": enriched.get("entities", []), "quotes": enriched.get("quotes", []),
-        "raw_path": raw_path, "status": "indexed", "attempts": int(item.get("attempts") or 0) + 1,
-        "error": None, "claimed_by": None, "pipeline_version": PIPELINE_VERSION,
-    }
-    for i, quote in enumerate(doc["quotes"]):
-        quote.setdefault("position", i)
-    doc.update(fingerprint_fields(doc["text"]))
-    return doc
-
-
-def build_from_html(item: dict, html: str, url: str | None, settings: Settings, raw_path: str, page=None) -> dict:
-    """Extract and enrich a page's HTML into the full article document (ingest and reprocessing)."""
+def build_from_html(item: dict, html: str, settings: Settings, raw_path: str | None, fetched: dict,
+                    new_attempt: bool, counts: IngestCounts | None = None) -> dict:
+    """Extract and enrich a page's HTML into the indexed document (ingest and reprocessing)."""
     from pipeline.extract import extract_article
     from pipeline.nlp.enrich import enrich_text
 
-    article = extract_article(html, url=url, settings=settings)
-    return build_article_doc(item, article, enrich_text(article.text, settings), raw_path, page)
+    counts = counts or IngestCounts()
+    article = extract_article(html, url=fetched.get("final_url") or item.get("url"), settings=settings)
+    counts.extracted += 1
+    enrichment = enrich_text(article.text, settings)
+    counts.enriched += 1
+    return indexed_doc(item, article, enrichment, raw_path, fetched, new_attempt)
 
 
-def process_item(item: dict, settings: Settings, client=None) -> dict:
-    """Fetch, archive, extract and enrich one item; raises a WiredeskError on failure."""
+def process_item(item: dict, settings: Settings, client, counts: IngestCounts) -> dict:
+    """Fetch, archive, extract and enrich one item, counting each stage it gets through; raises a WiredeskError."""
     from pipeline.archive import store_raw
     from pipeline.fetch import fetch_page
 
     page = fetch_page(item["url"], settings, client=client)
+    counts.fetched += 1
     # The decoded text, stored as UTF-8: re-extraction needs no HTTP header to find the charset.
     raw_path = store_raw(item["_id"], page.html, settings)
-    return build_from_html(item, page.html, page.final_url, settings, raw_path, page)
+    return build_from_html(item, page.html, settings, raw_path, fetch_facts(page), True, counts)
 
 
-def failure_update(item: dict, exc: WiredeskError, now: datetime) -> dict:
-    """The partial update recording a failed item: reason, attempts, next attempt when retryable."""
-    attempts = int(item.get("attempts") or 0) + 1
-    retryable = isinstance(exc, RetryableError) and attempts < MAX_ATTEMPTS
-    update = {"status": "failed", "attempts": attempts, "claimed_by": None,
-              "error": {"reason": exc.reason, "message": str(exc)[:1000], "retryable": retryable}}
-    if retryable:
-        wait = max(BACKOFF_BASE * (2 ** (attempts - 1)), timedelta(seconds=exc.retry_after or 0))
-        update["next_attempt_at"] = (now + wait).isoformat()
-    return update
+def record_failure(item: dict, exc: WiredeskError, counts: IngestCounts) -> dict:
+    """The failure update of an item whose attempt failed, counted by reason."""
+    counts.failed_by_reason[exc.reason] += 1
+    return failure_update(int(item.get("attempts") or 0) + 1, exc, utcnow())
 
 
+@es_boundary
 def process_chunk(es, settings: Settings, ids: list[str], run_id: str, progress=None) -> IngestCounts:
     """Process one chunk of claimed ids end to end and write every outcome."""
     from pipeline.fingerprint import assign_duplicate_groups
@@ -174,18 +157,13 @@ def process_chunk(es, settings: Settings, ids: list[str], run_id: str, progress=
     with build_client(settings) as client:
         for item in items:
             try:
-                docs.append(process_item(item, settings, client))
-                counts.fetched += 1
-                counts.extracted += 1
-                counts.enriched += 1
+                docs.append(process_item(item, settings, client, counts))
             except WiredeskError as exc:
                 LOGGER.warning("item %s (%s) failed: %s %s", item["_id"], item.get("url"), exc.reason, exc)
-                failures[item["_id"]] = failure_update(item, exc, utcnow())
-                counts.failed_by_reason[exc.reason] += 1
+                failures[item["_id"]] = record_failure(item, exc, counts)
             except Exception as exc:  # a library bug on odd input must not lose the item or the chunk
                 LOGGER.exception("item %s (%s) failed unexpectedly", item["_id"], item.get("url"))
-                failures[item["_id"]] = failure_update(item, ensure_permanent(exc), utcnow())
-                counts.failed_by_reason["internal_error"] += 1
+                failures[item["_id"]] = record_failure(item, ensure_permanent(exc), counts)
             if progress:
                 progress()
     assign_duplicate_groups(es, settings, docs)
@@ -225,6 +203,7 @@ def ingest_pending(es, settings: Settings, run_id: str, limit: int = 500, chunk_
     return merge_counts(results)
 
 
+@es_boundary
 def release_stale_claims(es, settings: Settings) -> int:
     """Put items whose claim is older than STALE_CLAIM back to pending (their run died)."""
     stale = (utcnow() - STALE_CLAIM).isoformat()
@@ -234,11 +213,10 @@ def release_stale_claims(es, settings: Settings) -> int:
     if ids:
         from pipeline.index import update_documents
 
-        update_documents(es, settings, settings.articles_alias, {i: {"status": "pending", "claimed_by": None}
-                                                                 for i in ids})
+        update_documents(es, settings, settings.articles_alias, {i: release_update() for i in ids})
     return len(ids)
 
 
 def ensure_permanent(exc: Exception) -> PermanentError:
     """Wrap an unexpected library exception so the item is recorded instead of crashing the worker."""
-    return PermanentError(f"{type(exc).__name__}: {exc}", reason="internal_error")
+    return PermanentError(f"{type(exc).__name__}: {exc}", reason=Reason.INTERNAL_ERROR)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from pipeline import PIPELINE_VERSION
+from pipeline.documents import FETCH_FIELDS, KEEP_FIELDS
 from pipeline.errors import WiredeskError
+from pipeline.esclient import es_boundary
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
-
-KEEP_FIELDS = ["url", "canonical_url", "guid", "feed", "source", "tags", "discovered_at", "title", "summary",
-               "authors", "published_at", "attempts", "fetched_at"]
 
 
 def outdated_query(since: str | None, until: str | None, source: str | None) -> dict:
@@ -25,17 +24,17 @@ def outdated_query(since: str | None, until: str | None, source: str | None) -> 
 
 
 def reprocess_doc(hit: dict, settings: Settings) -> dict:
-    """One document rebuilt from its archived HTML."""
+    """One document rebuilt from its archived HTML: same attempts, same fetch facts, new extraction."""
     from pipeline.archive import load_raw
     from pipeline.ingest import build_from_html
 
-    item = {"_id": hit["_id"], **hit["_source"], "attempts": max(0, int(hit["_source"].get("attempts") or 1) - 1)}
-    doc = build_from_html(item, load_raw(hit["_id"], settings), item.get("url"), settings,
-                          hit["_source"].get("raw_path"))
-    doc["fetched_at"] = hit["_source"].get("fetched_at")
-    return doc
+    stored = hit["_source"]
+    fetched = {name: stored.get(name) for name in FETCH_FIELDS}
+    return build_from_html({"_id": hit["_id"], **stored}, load_raw(hit["_id"], settings), settings,
+                           stored.get("raw_path"), fetched, new_attempt=False)
 
 
+@es_boundary
 def reprocess_outdated(es, settings: Settings, since=None, until=None, source=None, limit: int = 5000) -> dict:
     """Rebuild outdated documents; failures are counted and left as they were."""
     from elasticsearch.helpers import scan
@@ -44,7 +43,7 @@ def reprocess_outdated(es, settings: Settings, since=None, until=None, source=No
     from pipeline.index import index_articles
 
     docs, failed = [], {}
-    query = {"query": outdated_query(since, until, source), "_source": KEEP_FIELDS + ["raw_path"]}
+    query = {"query": outdated_query(since, until, source), "_source": list(KEEP_FIELDS)}
     for n, hit in enumerate(scan(es, index=settings.articles_alias, query=query)):
         if n >= limit:
             break

@@ -12,6 +12,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.errors import PermanentError
+from pipeline.esclient import es_boundary, map_es_errors
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def build_runs_mappings() -> dict:
     }}
 
 
+@es_boundary
 def ensure_runs_index(es, settings: Settings) -> bool:
     """Create the runs index when it is missing; True when this call created it."""
     from elasticsearch import BadRequestError
@@ -91,21 +94,19 @@ def run_doc_id(dag_id: str, run_id: str) -> str:
 def record_run(es, settings: Settings, dag_id: str, run_id: str, kind: str, summary: dict,
                started_at: Any = None) -> dict | None:
     """Write the run's record; an Elasticsearch refusal is logged, never raised (cluster down is retryable)."""
-    from elasticsearch import ApiError
-
-    from pipeline.feed_state import es_call
-
     record = build_run_record(dag_id, run_id, kind, summary, started_at)
     try:
-        es_call(ensure_runs_index, es, settings)
-        es_call(es.index, index=runs_index(settings), id=run_doc_id(dag_id, run_id), document=record)
-    except ApiError as exc:
+        with map_es_errors(settings):
+            ensure_runs_index(es, settings)
+            es.index(index=runs_index(settings), id=run_doc_id(dag_id, run_id), document=record)
+    except PermanentError as exc:
         LOGGER.warning("run record of %s %s not written: %s", dag_id, run_id, exc)
         return None
     LOGGER.info("run record %s %s: %s %s", dag_id, run_id, record["counts"], record["failed_by_reason"])
     return record
 
 
+@es_boundary
 def recent_runs(es, settings: Settings, limit: int = RECENT_LIMIT) -> list[dict]:
     """The latest run records, newest first (empty before the first run)."""
     from elasticsearch import NotFoundError

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from pipeline.errors import PermanentError, RetryableError
+from pipeline.documents import ARTICLE_CARD_FIELDS
+from pipeline.documents import LIST_FIELDS as DOC_LIST_FIELDS
+from pipeline.errors import PermanentError, Reason
+from pipeline.esclient import es_boundary
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -37,10 +40,7 @@ FACETS = {
 # filter name -> flat keyword field (matched exactly, case-insensitively, or as a phrase of the name)
 FLAT_FILTERS = {"person": "people", "organization": "organizations", "place": "places", "speaker": "speakers"}
 EXACT_FILTERS = {"source": "source", "feed": "feed", "language": "language"}
-LIST_FIELDS = [
-    "url", "canonical_url", "title", "source", "feed", "published_at", "language", "summary", "authors",
-    "image", "people", "organizations", "places", "speakers", "duplicate_group", "word_count",
-]
+LIST_FIELDS = list(DOC_LIST_FIELDS)  # what a result row shows (pipeline.documents)
 RELATIVE_DATE = re.compile(r"^(\d{1,4})([dhw])$")  # "7d", "24h", "2w": that long ago
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # "what did Momani say about Iran?" -> speaker "Momani", topic "Iran" (quote search only)
@@ -56,7 +56,7 @@ PIT_KEEP_ALIVE = "5m"
 class InvalidParameter(PermanentError):
     """A search parameter a person must correct; ``param`` names it."""
 
-    reason = "invalid_parameter"
+    reason = Reason.INVALID_PARAMETER
 
     def __init__(self, param: str, message: str):
         super().__init__(f"{param}: {message}")
@@ -277,20 +277,8 @@ def build_body(req: SearchRequest, strict: bool = True) -> dict:
 
 def send_search(es, settings: Settings, body: dict, pit: str | None = None) -> dict:
     """One search against the articles alias, or inside a point in time."""
-    from elastic_transport import ConnectionError as TransportConnectionError
-    from elasticsearch import NotFoundError
-
     target = {"pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE}} if pit else {"index": settings.articles_alias}
-    try:
-        return es.search(**target, **body).body
-    except NotFoundError as exc:
-        if exc.error == "index_not_found_exception":
-            message = f"no index {settings.articles_alias} yet: run `wiredesk index setup` or crawl first"
-            raise PermanentError(message, reason="no_index") from exc
-        raise
-    except TransportConnectionError as exc:
-        message = f"Elasticsearch at {settings.effective_es_url} is not answering"
-        raise RetryableError(message, reason="es_unavailable") from exc
+    return es.search(**target, **body).body
 
 
 def search_with_fallback(es, settings: Settings, req: SearchRequest, build, pit: str | None = None) -> dict:
@@ -336,6 +324,7 @@ def open_pit(es, settings: Settings, req: SearchRequest) -> str | None:
     return es.open_point_in_time(index=settings.articles_alias, keep_alive=PIT_KEEP_ALIVE).body["id"]
 
 
+@es_boundary
 def search_articles(es, settings: Settings, req: SearchRequest) -> dict:
     """A page of articles with highlights, facets, total and the next cursor."""
     from elasticsearch import NotFoundError
@@ -357,6 +346,7 @@ def search_articles(es, settings: Settings, req: SearchRequest) -> dict:
     }
 
 
+@es_boundary
 def search_facets(es, settings: Settings, req: SearchRequest) -> dict:
     """Only the facets (and total) for a query and its filters."""
     facet_req = replace(req, size=0, highlight=False, collapse=False, facets=True, cursor={})
@@ -364,12 +354,14 @@ def search_facets(es, settings: Settings, req: SearchRequest) -> dict:
     return {"total": resp["hits"]["total"]["value"], "facets": format_facets(resp["aggregations"])}
 
 
+@es_boundary
 def get_article(es, settings: Settings, article_id: str) -> dict | None:
     """The whole stored article, or None."""
     resp = es.options(ignore_status=404).get(index=settings.articles_alias, id=article_id).body
     return {"id": resp["_id"], **resp["_source"]} if resp.get("found") else None
 
 
+@es_boundary
 def more_like_this(es, settings: Settings, article_id: str, size: int = 10) -> list[dict]:
     """Articles similar to one article (its own near-duplicates collapsed away)."""
     from pipeline.index import current_index
@@ -386,7 +378,7 @@ def more_like_this(es, settings: Settings, article_id: str, size: int = 10) -> l
 
 QUOTE_FIELDS = ["quotes.text", "quotes.speaker", "quotes.speaker_label", "quotes.cue", "quotes.kind",
                 "quotes.position"]
-ARTICLE_FIELDS = ["title", "url", "canonical_url", "source", "published_at"]
+ARTICLE_FIELDS = list(ARTICLE_CARD_FIELDS)  # the article shown beside a quote
 
 
 def build_quote_body(req: SearchRequest, strict: bool = True) -> dict:
@@ -431,6 +423,7 @@ def parse_quote_question(req: SearchRequest) -> SearchRequest:
     return replace(req, query=match.group("topic"), speaker=(match.group("speaker"),))
 
 
+@es_boundary
 def search_quotes(es, settings: Settings, req: SearchRequest) -> dict:
     """Quotes matching the query (and speaker), each with speaker, cue and article; paged by article."""
     req = replace(parse_quote_question(req), collapse=False)
@@ -491,15 +484,13 @@ def rich_snippet(html: str) -> str:
 
 def run_search_command(args, settings: Settings) -> int:
     """``wiredesk search QUERY [--speaker] [--entity] [--source] [--since] [--until] [--quotes] [--json]``."""
-    from pipeline.index import connect
+    from pipeline.esclient import connect
 
     try:
         req = request_from_args(args, settings)
     except InvalidParameter as exc:
         print(f"wiredesk search: {exc}", file=sys.stderr)
         return 2
-    if not getattr(args, "verbose", False):
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per request otherwise
     es = connect(settings)
     result = search_quotes(es, settings, req) if args.quotes else search_articles(es, settings, req)
     if args.json:

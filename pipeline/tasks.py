@@ -21,12 +21,18 @@ CHUNK_SIZE = 20
 
 @lru_cache(maxsize=1)
 def cluster(settings: Settings | None = None):
-    """A client for the configured cluster with the indices in place (once per worker process)."""
-    from pipeline.index import connect, ensure_indices
+    """A client for the configured cluster (once per worker process); it sends no request."""
+    from pipeline.esclient import connect
 
-    settings = settings or get_settings()
-    es = connect(settings)
-    ensure_indices(es, settings)
+    return connect(settings or get_settings())
+
+
+def ready_cluster(settings: Settings):
+    """The client, after one cheap check that the indices exist (created if not): a run's first task calls it."""
+    from pipeline.index import ensure_indices
+
+    es = cluster(settings)
+    ensure_indices(es, settings, if_missing=True)
     return es
 
 
@@ -35,7 +41,7 @@ def list_due_feeds(settings: Settings | None = None) -> list[str]:
     from pipeline.feeds import due_feeds
 
     settings = settings or get_settings()
-    names = [feed.name for feed in due_feeds(cluster(settings), settings)]
+    names = [feed.name for feed in due_feeds(ready_cluster(settings), settings)]
     LOGGER.info("%d feeds due: %s", len(names), ", ".join(names[:20]))
     return names
 
@@ -85,7 +91,7 @@ def claim_chunks(run_id: str, settings: Settings | None = None) -> list[list[str
     from pipeline.ingest import chunked, claim_items
 
     settings = settings or get_settings()
-    ids = claim_items(cluster(settings), settings, run_id, CLAIM_LIMIT)
+    ids = claim_items(ready_cluster(settings), settings, run_id, CLAIM_LIMIT)
     return chunked(ids, CHUNK_SIZE)
 
 
@@ -121,7 +127,7 @@ def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dic
     from pipeline.health import feed_health_report
 
     settings = settings or get_settings()
-    report = feed_health_report(cluster(settings), settings, silent_hours)
+    report = feed_health_report(ready_cluster(settings), settings, silent_hours)
     for row in report["feeds"]:
         if row["health"] != "ok":
             LOGGER.warning("feed %-30s %-10s failures=%s last_status=%s", row["name"], row["health"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -151,3 +152,11 @@ def es_client(es, settings):
 
     ensure_indices(es, settings)
     return es
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound once, then released): a stopped cluster."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

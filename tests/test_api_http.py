@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
 
-from pipeline import index
+from pipeline import documents, index
 from pipeline.api import create_app
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def test_facets(api):
 
 def test_article_and_similar(api):
     client, _, docs = api
-    _id = index.doc_id(docs[5]["canonical_url"])
+    _id = documents.doc_id(docs[5]["canonical_url"])
     body = client.get(f"/api/articles/{_id}", params={"similar": 3}).json()
     assert body["id"] == _id and body["text"] == docs[5]["text"]
     assert 0 < len(body["similar"]) <= 3

@@ -1,6 +1,11 @@
 """`wiredesk crawl --once` end to end in-process, then reprocessing from the raw archive alone."""
 
+import os
+import subprocess
+import sys
+
 import pytest
+from index_support import closed_port  # noqa: F401
 
 from pipeline.crawl import crawl_once
 from pipeline.replay import DEMO_ROOT, ReplayServer
@@ -41,3 +46,26 @@ def test_reprocess_rebuilds_outdated_documents_from_the_archive(crawled, es):
     rebuilt = es.get(index=settings.articles_alias, id=hit["_id"])["_source"]
     assert rebuilt["text"] == hit["_source"]["text"]
     assert rebuilt["pipeline_version"] == hit["_source"]["pipeline_version"]
+
+
+def test_reprocess_keeps_attempts_and_fetch_facts(crawled, es):
+    """Reprocessing is not an attempt and fetches nothing: attempts, fetched_at and final_url stay."""
+    settings, _ = crawled
+    hit = es.search(index=settings.articles_alias, size=1, query={"term": {"status": "indexed"}})["hits"]["hits"][0]
+    es.update(index=settings.articles_alias, id=hit["_id"], doc={"pipeline_version": "0"}, refresh=True)
+    assert reprocess_outdated(es, settings)["reprocessed"] == 1
+    rebuilt = es.get(index=settings.articles_alias, id=hit["_id"])["_source"]
+    kept = ("attempts", "fetched_at", "final_url", "discovered_at", "raw_path")
+    assert {k: rebuilt.get(k) for k in kept} == {k: hit["_source"][k] for k in kept}
+
+
+@pytest.mark.parametrize("command", [["crawl", "--once"], ["feeds", "list"], ["search", "x"]])
+def test_elasticsearch_down_is_one_clear_line(command, closed_port, tmp_path):
+    url = f"http://127.0.0.1:{closed_port}"
+    env = {**os.environ, "WIREDESK_ES_URL": url, "WIREDESK_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *command], env=env, capture_output=True,
+                          text=True, timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert lines[0].startswith(f"wiredesk {command[0]}: ") and url in lines[0]

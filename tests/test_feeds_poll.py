@@ -20,7 +20,8 @@ from pipeline.errors import RetryableError
 from pipeline.feed_registry import Feed
 from pipeline.feed_state import load_states, parse_iso, utcnow
 from pipeline.feeds import due_feeds, interleave_by_host, poll_feed, poll_feeds, run_feeds_command
-from pipeline.index import connect, delete_indices, doc_id, ensure_indices
+from pipeline.documents import doc_id
+from pipeline.index import connect, delete_indices, ensure_indices
 from pipeline.replay import DEMO_ROOT, ReplayServer
 from pipeline.settings import Settings
 

@@ -9,9 +9,9 @@ import threading
 
 import httpx
 import pytest
-from index_support import es_client, es_settings, make_articles  # noqa: F401
+from index_support import closed_port, es_client, es_settings, make_articles  # noqa: F401
 
-from pipeline import index
+from pipeline import documents, index
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,40 @@ def test_malformed_document_is_recorded_failed_rest_land(es_client, es_settings,
     result = index.index_articles(es_client, es_settings, docs, refresh=True)
     assert result.succeeded == 9
     [failure] = result.failures
-    bad_id = index.doc_id(docs[3]["canonical_url"])
+    bad_id = documents.doc_id(docs[3]["canonical_url"])
     assert failure["_id"] == bad_id and failure["status"] == 400 and failure["reason"].endswith("_exception")
     assert count(es_client, es_settings) == 10  # the bad item is visible, as failed
     recorded = es_client.get(index=es_settings.articles_alias, id=bad_id).body["_source"]
     assert recorded["status"] == "failed"
-    assert recorded["error"]["reason"] == failure["reason"]
+    assert recorded["error"]["reason"] == "index_rejected" and recorded["error"]["message"].startswith(failure["reason"])
     assert recorded["canonical_url"] == docs[3]["canonical_url"]
+
+
+@pytest.mark.parametrize("field,value", [("published_at", "not a date"), ("entities", "not-an-object")])
+def test_rejected_document_is_released_from_its_claim(es_client, es_settings, field, value):
+    """Ingest's third attempt at a claimed item builds a document Elasticsearch rejects."""
+    item = make_articles(1)[0]
+    _id = documents.doc_id(item["canonical_url"])
+    claimed = {**item, "status": "claimed", "claimed_by": "run-1", "attempts": 2}
+    index.index_articles(es_client, es_settings, [claimed], refresh=True)
+    built = {**item, "_id": _id, "attempts": 3, "claimed_by": None, field: value}  # attempts counts this one
+    result = index.index_articles(es_client, es_settings, [built], refresh=True)
+    [failure] = result.failures
+    recorded = es_client.get(index=es_settings.articles_alias, id=_id).body["_source"]
+    assert (recorded["status"], recorded["claimed_by"], recorded["attempts"]) == ("failed", None, 3)
+    assert recorded["error"] == {"reason": "index_rejected", "retryable": False,
+                                 "message": f"{failure['reason']}: {failure['message']}"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bulk_write_to_a_stopped_cluster_raises_bulk_write_error(es_settings, closed_port, workers):
+    down = es_settings.model_copy(update={"es_url": f"http://127.0.0.1:{closed_port}", "es_max_retries": 0,
+                                          "bulk_workers": workers})
+    with pytest.raises(index.BulkWriteError) as info:
+        index.index_articles(index.connect(down), down, make_articles(5))
+    assert info.value.reason == "es_unavailable" and info.value.retryable
+    assert isinstance(info.value.partial, index.BulkResult) and info.value.partial.succeeded == 0
+    assert f"127.0.0.1:{closed_port}" in str(info.value)
 
 
 def test_document_without_url_is_reported_not_dropped(es_client, es_settings):
@@ -61,19 +88,12 @@ def test_document_without_url_is_reported_not_dropped(es_client, es_settings):
 def test_update_documents_changes_status(es_client, es_settings):
     doc = make_articles(1)[0]
     index.index_articles(es_client, es_settings, [doc], refresh=True)
-    _id = index.doc_id(doc["canonical_url"])
+    _id = documents.doc_id(doc["canonical_url"])
     update = {_id: {"status": "claimed", "claimed_by": "worker-1", "claimed_at": "2026-11-26T10:00:00Z"}}
     result = index.update_documents(es_client, es_settings, es_settings.articles_alias, update, refresh=True)
     assert result.succeeded == 1
     source = es_client.get(index=es_settings.articles_alias, id=_id).body["_source"]
     assert (source["status"], source["claimed_by"], source["title"]) == ("claimed", "worker-1", doc["title"])
-
-
-def test_index_feeds_by_url(es_client, es_settings):
-    feeds = [{"url": f"https://news.example.org/feed{i}.xml", "name": f"feed{i}", "consecutive_failures": 0} for i in range(3)]
-    result = index.index_feeds(es_client, es_settings, feeds + feeds, refresh=True)
-    assert (result.succeeded, result.failed) == (6, 0)
-    assert es_client.count(index=es_settings.feeds_alias).body["count"] == 3
 
 
 class FaultyProxy(http.server.ThreadingHTTPServer):

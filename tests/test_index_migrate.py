@@ -9,8 +9,9 @@ import time
 import pytest
 from index_support import es_client, es_settings, make_articles  # noqa: F401
 
-from pipeline import index
+from pipeline import documents, index
 from pipeline.cli import main
+from pipeline.feed_state import save_state
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -72,13 +73,14 @@ def test_writes_during_copy_are_caught_up(es_client, es_settings):
     assert index.copy_recent(es_client, old, new, started) == 2
     es_client.indices.refresh(index=new)
     assert es_client.count(index=new).body["count"] == 301
-    got = es_client.get(index=new, id=index.doc_id(changed["canonical_url"])).body["_source"]
+    got = es_client.get(index=new, id=documents.doc_id(changed["canonical_url"])).body["_source"]
     assert got["title"] == "Updated headline"
 
 
 def test_migrate_feeds_and_cli(es_client, es_settings, monkeypatch, capsys):
-    feeds = [{"url": f"https://news.example.org/f{i}.xml", "name": f"f{i}"} for i in range(4)]
-    index.index_feeds(es_client, es_settings, feeds, refresh=True)
+    for i in range(4):  # feed state keyed as the poller keys it (feed_state.state_id)
+        save_state(es_client, es_settings, {"url": f"https://news.example.org/f{i}.xml", "name": f"f{i}"})
+    es_client.indices.refresh(index=es_settings.feeds_alias)
     monkeypatch.setattr("pipeline.settings.get_settings", lambda: es_settings)
     assert main(["index", "migrate"]) == 0
     moved = json.loads(capsys.readouterr().out)

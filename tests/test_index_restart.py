@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from index_support import make_articles
 
-from pipeline import index
+from pipeline import documents, index
 from pipeline.errors import RetryableError
 from pipeline.local_es import LocalElasticsearch
 from pipeline.settings import Settings
@@ -85,7 +85,7 @@ def test_restart_between_two_writes_loses_nothing(private_node):
     es = index.connect(settings)
     es.cluster.health(index=settings.articles_alias, wait_for_status="yellow", timeout="60s")
     assert index.index_articles(es, settings, second, refresh=True).failed == 0  # the caller's retry
-    ids = [index.doc_id(d["canonical_url"]) for d in first + second]
+    ids = [documents.doc_id(d["canonical_url"]) for d in first + second]
     found = es.mget(index=settings.articles_alias, ids=ids, source=False).body["docs"]
     assert all(d["found"] for d in found)
     assert es.count(index=settings.articles_alias).body["count"] == 400

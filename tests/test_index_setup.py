@@ -7,14 +7,14 @@ import threading
 import pytest
 from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
 
-from pipeline import index
+from pipeline import documents, index
 
 
 def test_doc_id_is_stable_sha1_of_canonical_url():
     url = "https://news.example.org/world/2026/11/01/story"
-    assert index.doc_id(url) == index.doc_id(url + "  ")
-    assert len(index.doc_id(url)) == 40
-    assert index.doc_id(url) != index.doc_id(url + "-2")
+    assert documents.doc_id(url) == documents.doc_id(url + "  ")
+    assert len(documents.doc_id(url)) == 40
+    assert documents.doc_id(url) != documents.doc_id(url + "-2")
 
 
 @pytest.mark.parametrize("english", [True, False])
@@ -71,6 +71,21 @@ def test_ensure_indices_is_idempotent(es_client, es_settings):
 
 
 @pytest.mark.integration
+def test_ensure_indices_if_missing_changes_nothing_when_all_exist(es_client, es_settings):
+    """A run's first task asks once; templates (cluster-state updates) are left to `wiredesk index setup`."""
+    es_client.indices.delete_index_template(name=f"{es_settings.index_prefix}-articles")
+    assert index.ensure_indices(es_client, es_settings, if_missing=True) == {}
+    assert not es_client.indices.exists_index_template(name=f"{es_settings.index_prefix}-articles")
+
+
+@pytest.mark.integration
+def test_ensure_indices_if_missing_sets_up_a_fresh_cluster(es, settings):
+    created = index.ensure_indices(es, settings, if_missing=True)
+    assert created == {"articles": f"{settings.index_prefix}-articles-v1", "feeds": f"{settings.index_prefix}-feeds-v1"}
+    assert es.indices.exists(index=[settings.articles_alias, settings.feeds_alias, f"{settings.index_prefix}-runs"])
+
+
+@pytest.mark.integration
 def test_ensure_indices_concurrent_callers(es_settings):
     clients = [index.connect(es_settings) for _ in range(4)]
     errors: list[BaseException] = []
@@ -96,7 +111,7 @@ def test_round_trip_index_get_search(es_client, es_settings):
     doc = make_articles(1)[0]
     result = index.index_articles(es_client, es_settings, [doc], refresh=True)
     assert (result.succeeded, result.failed) == (1, 0)
-    _id = index.doc_id(doc["canonical_url"])
+    _id = documents.doc_id(doc["canonical_url"])
     got = es_client.get(index=es_settings.articles_alias, id=_id).body
     assert got["_source"]["title"] == doc["title"]
     assert got["_source"]["people"] == ["Marwan Momani", doc["entities"][1]["name"]]

@@ -8,7 +8,7 @@ import threading
 import pytest
 from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
 
-from pipeline import index, search
+from pipeline import documents, index, search
 from pipeline.cli import main
 
 
@@ -35,7 +35,7 @@ class Writer(threading.Thread):
 def test_search_after_paging_stable_under_concurrent_writes(es_client, es_settings, sort):
     docs = make_articles(150)
     index.index_articles(es_client, es_settings, docs, refresh=True)
-    original = {index.doc_id(d["canonical_url"]) for d in docs}
+    original = {documents.doc_id(d["canonical_url"]) for d in docs}
     writer = Writer(es_client, es_settings)
     writer.start()
     seen: list[str] = []

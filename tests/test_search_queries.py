@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from index_support import fresh_settings, make_articles
 
-from pipeline import index, search
+from pipeline import documents, index, search
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ def corpus(es_url, tmp_path_factory):
     settings = fresh_settings(tmp_path_factory.mktemp("search"), es_url=es_url)
     es = index.connect(settings)
     index.ensure_indices(es, settings)
-    docs = [index.prepare_article(d) for d in make_articles(N_DOCS)]
+    docs = [documents.prepare_article(d) for d in make_articles(N_DOCS)]
     result = index.index_articles(es, settings, docs, refresh=True)
     assert result.failed == 0
     yield settings, es, docs
@@ -35,7 +35,7 @@ def run(corpus, query="", **options):
 
 
 def ids_where(docs, predicate) -> set[str]:
-    return {index.doc_id(d["canonical_url"]) for d in docs if predicate(d)}
+    return {documents.doc_id(d["canonical_url"]) for d in docs if predicate(d)}
 
 
 FILTER_CASES = [
@@ -184,15 +184,15 @@ def test_collapsed_pages_cover_every_group_once(corpus):
 def test_more_like_this(corpus):
     settings, es, docs = corpus
     target = docs[3]
-    similar = search.more_like_this(es, settings, index.doc_id(target["canonical_url"]), size=5)
-    assert similar and all(h["id"] != index.doc_id(target["canonical_url"]) for h in similar)
+    similar = search.more_like_this(es, settings, documents.doc_id(target["canonical_url"]), size=5)
+    assert similar and all(h["id"] != documents.doc_id(target["canonical_url"]) for h in similar)
     topic_word = target["title"].split()[0]
     assert sum(topic_word in h["title"] for h in similar) >= 3
 
 
 def test_get_article(corpus):
     settings, es, docs = corpus
-    article = search.get_article(es, settings, index.doc_id(docs[0]["canonical_url"]))
+    article = search.get_article(es, settings, documents.doc_id(docs[0]["canonical_url"]))
     assert article["text"] == docs[0]["text"] and article["quotes"][0]["speaker"] == "Marwan Momani"
     assert search.get_article(es, settings, "missing") is None
 

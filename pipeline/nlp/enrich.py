@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from pipeline.documents import facet_arrays
 from pipeline.errors import PermanentError
 from pipeline.nlp.entities import Entity, extract_entities
 from pipeline.nlp.model import load_nlp, parse_texts
@@ -17,7 +18,6 @@ from pipeline.nlp.quotes import Quote, attribute_quotes
 
 LOGGER = logging.getLogger(__name__)
 
-PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # A language guess on less text than this is noise: short texts are assumed English.
 MIN_LANGUAGE_CHARS = 300
 LANGUAGE_SAMPLE_CHARS = 3_000
@@ -29,34 +29,34 @@ LANGUAGE_CONFIDENCE = 0.99
 
 @dataclass
 class Enrichment:
-    """Entities and quotes of one text, plus flat name lists for facets."""
+    """Entities and quotes of one text; the flat facet lists come from :func:`pipeline.documents.facet_arrays`."""
 
     entities: list[Entity] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
 
-    def names(self, labels) -> list[str]:
-        """Canonical names of entities with one of ``labels``, most mentioned first."""
-        return [e.name for e in self.entities if e.label in labels]
+    def facets(self) -> dict[str, list[str]]:
+        """People, organizations, places and speakers, as the indexed document's facet arrays."""
+        return facet_arrays(self.to_dict())
 
     @property
     def people(self) -> list[str]:
-        """People named in the text."""
-        return self.names({"PERSON"})
+        """People named in the text, most mentioned first."""
+        return self.facets()["people"]
 
     @property
     def organizations(self) -> list[str]:
         """Organisations named in the text."""
-        return self.names({"ORG"})
+        return self.facets()["organizations"]
 
     @property
     def places(self) -> list[str]:
         """Countries, cities, regions and facilities named in the text."""
-        return self.names(PLACE_LABELS)
+        return self.facets()["places"]
 
     @property
     def speakers(self) -> list[str]:
         """Distinct speakers of the quotes, in order of first quote."""
-        return list(dict.fromkeys(q.speaker.name for q in self.quotes if q.speaker.name))
+        return self.facets()["speakers"]
 
     def to_dict(self) -> dict:
         """The JSON shape of DESIGN.md (without "path")."""

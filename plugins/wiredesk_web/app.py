@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pipeline import search
 from pipeline.errors import PermanentError, RetryableError
+from pipeline.esclient import es_boundary
 from pipeline.settings import Settings
 from wiredesk_web.auth import Authenticate, LoginRequired, airflow_login_url, airflow_user
 
@@ -68,6 +69,7 @@ def speaker_matches(speaker: str, wanted: tuple[str, ...]) -> bool:
     return not wanted or any(w.casefold() in name or name in w.casefold() for w in wanted)
 
 
+@es_boundary
 def quote_cards(es, settings: Settings, req: search.SearchRequest, limit: int) -> dict:
     """Attributed quotes ("speaker — quote") from the articles that best match the search."""
     def build(r: search.SearchRequest, strict: bool) -> dict:
