@@ -50,7 +50,7 @@ def poll_feed(feed_name: str, settings: Settings | None = None) -> dict:
     if feed_name not in feeds:
         return {"feed": feed_name, "status": "unknown_feed", "new_count": 0, "new_ids": []}
     result = poll(feeds[feed_name], cluster(settings), settings)
-    out = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    out = result.to_dict()
     LOGGER.info("feed %s: %s, %d new", feed_name, out.get("status"), out.get("new_count", 0))
     return out
 

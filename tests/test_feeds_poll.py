@@ -318,12 +318,6 @@ def test_quiet_feed_slows_down_and_news_resets_it(wire, ready, settings):
     assert state_of(ready, settings)["interval_minutes"] == 10
 
 
-def test_poll_feed_accepts_a_dict_for_mapped_tasks(wire, ready, settings):
-    wire.put("/test.xml", rss(stories(wire.base_url, "world", 1)))
-    result = poll_feed(feed_at(wire).to_dict(), ready, settings)
-    assert dict(result)["new_count"] == 1 and result.to_dict()["feed"] == "test"
-
-
 def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_path, capsys):
     registry = write_registry(tmp_path / "feeds.yaml", {"demo-world": wire.url("/world.xml"),
                                                         "demo-canada": wire.url("/canada.xml")})
