@@ -136,7 +136,7 @@ def build_from_html(item: dict, html: str, url: str | None, settings: Settings, 
     from pipeline.nlp.enrich import enrich_text
 
     article = extract_article(html, url=url, settings=settings)
-    return build_article_doc(item, article, enrich_text(article.text, settings), raw_path, page)
+    return build_article_doc(item, article, enrich_text(article.text, settings, article.language), raw_path, page)
 
 
 def process_item(item: dict, settings: Settings, client=None) -> dict:
