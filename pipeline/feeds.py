@@ -356,6 +356,6 @@ def run_feeds_command(args, settings: Settings) -> int:
 
     es = connect(settings)
     if args.action == "list":
-        return feed_cli.print_feed_list(load_feeds(settings), load_states(es, settings), args.feed)
+        return feed_cli.print_feed_list(load_feeds(settings), load_states(es, settings), settings, args.feed)
     results = poll_feeds(es, settings, [args.feed] if args.feed else None)
     return feed_cli.print_poll_summary(results)
