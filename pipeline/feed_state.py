@@ -129,7 +129,7 @@ def merge_config(feed: Feed, stored: dict) -> dict:
 
 def base_interval(feed: Feed, settings: Settings) -> float:
     """The feed's configured poll interval in minutes."""
-    return float(feed.interval_minutes or settings.poll_interval_minutes)
+    return float(feed.interval_minutes or settings.feed_interval_minutes)
 
 
 def cache_max_age_minutes(cache_control: str | None) -> float | None:

@@ -29,7 +29,7 @@ export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs"
 export WIREDESK_DATA_DIR="$DATA"
 # The demo replay wire is on 127.0.0.1: the SSRF guard lets exactly that host:port through.
 export WIREDESK_PRIVATE_ALLOWLIST="${WIREDESK_PRIVATE_ALLOWLIST:-[\"127.0.0.1:${WIREDESK_REPLAY_PORT:-8765}\"]}"
-export WIREDESK_POLL_MINUTES="${WIREDESK_POLL_MINUTES:-5}"
+export WIREDESK_POLL_MINUTES="${WIREDESK_POLL_MINUTES:-5}"  # the poll DAG's schedule (Settings.poll_minutes)
 export PATH="$VENV_BIN:$PATH"
 
 if [[ -s "$AIRFLOW_HOME/jwt_secret" ]]; then export AIRFLOW__API_AUTH__JWT_SECRET="$(cat "$AIRFLOW_HOME/jwt_secret")"; fi
