@@ -90,6 +90,16 @@ case "${1:-status}" in
     # The pool that bounds concurrent Elasticsearch bulk writers (DAGs start unpaused: see above).
     airflow pools set elasticsearch "${WIREDESK_ES_POOL_SLOTS:-2}" "bounds concurrent Elasticsearch writers" >/dev/null 2>&1
     echo "pool 'elasticsearch' set"
+    # Admin -> Connections shows (and lets users edit) where tasks and the plugin find Elasticsearch;
+    # an explicit WIREDESK_ES_URL still wins. An existing connection is left as the user set it.
+    if airflow connections get wiredesk_elasticsearch >/dev/null 2>&1; then
+      echo "connection 'wiredesk_elasticsearch' kept"
+    else
+      airflow connections add wiredesk_elasticsearch --conn-type generic --conn-schema http \
+        --conn-host "${WIREDESK_ES_HOST:-127.0.0.1}" --conn-port "${WIREDESK_ES_PORT:-9200}" \
+        --conn-description "Elasticsearch for Wiredesk (WIREDESK_ES_* variables win)" >/dev/null
+      echo "connection 'wiredesk_elasticsearch' added: http://${WIREDESK_ES_HOST:-127.0.0.1}:${WIREDESK_ES_PORT:-9200}"
+    fi
     ;;
   status)
     if running; then echo "Airflow running (pid $(cat "$PIDFILE")) at http://127.0.0.1:$PORT"; else echo "Airflow not running"; exit 1; fi
