@@ -6,20 +6,17 @@ GET, per-host politeness), record new items as *pending* in Elasticsearch, and a
 the `wiredesk://articles/pending` asset so the ingest DAG starts. Nothing new, no asset event.
 """
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback, dag, task
 
+from pipeline.settings import get_settings
 from wiredesk_assets import PENDING_ITEMS
-
-# Parse-time constant from the environment (no Variables or network at import): 5 by default.
-POLL_EVERY_MINUTES = float(os.environ.get("WIREDESK_POLL_MINUTES", "5"))
 
 
 @dag(
-    schedule=timedelta(minutes=POLL_EVERY_MINUTES),
+    schedule=timedelta(minutes=get_settings().poll_minutes),  # WIREDESK_POLL_MINUTES, 5 by default
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -5,7 +5,7 @@
       parse_html                   one lxml tree: metadata reads it, then trafilatura consumes it (no copy)
       read_page_meta               extract_meta.py: headline, authors, dates, summary, image, URLs
       extract_body                 extract_body.py: trafilatura modes, rescues, cleaning
-      detect_language              py3langid on the body, the page's lang attribute as fallback
+      detect_language              language.py: py3langid on the body when sure, else the page's lang attribute
 
 Reasons: empty, binary, decode_error, too_large, not_html, unparsable, too_deep, timeout, no_article.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
+from pipeline.language import detect_language
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,9 +38,6 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 MAX_CONTROL_SHARE = 0.05
 # Body shorter than this many words is not an article (paywall stub, index page, error page).
 MIN_ARTICLE_WORDS = 8
-# A language guess on less text than this is noise; the page's lang attribute is used instead.
-MIN_LANGUAGE_CHARS = 200
-LANGUAGE_SAMPLE_CHARS = 800  # agrees with a 5,000-character sample on every dev page, at a quarter of the cost
 
 
 @dataclass
@@ -177,19 +175,6 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous_handler)
         if previous_delay:  # the outer alarm keeps its own deadline (fires at once if already past)
             signal.setitimer(signal.ITIMER_REAL, max(previous_delay - (time.monotonic() - started), 0.001))
-
-
-# -- language
-
-
-def detect_language(text: str, declared: str | None) -> str | None:
-    """py3langid's guess on the body when there is enough of it, else the declared language."""
-    if len(text) < MIN_LANGUAGE_CHARS:
-        return declared
-    import py3langid
-
-    code, _ = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
-    return code or declared
 
 
 # -- the public API

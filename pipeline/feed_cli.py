@@ -7,6 +7,8 @@ import logging
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.feed_state import health_of, merge_config, utcnow
+
 LOGGER = logging.getLogger(__name__)
 
 WIDE = 200  # when piped or captured, do not fold the table into 80 columns
@@ -24,8 +26,9 @@ def short_time(value: object) -> str:
     return f"{value[5:10]} {value[11:16]}" if isinstance(value, str) and len(value) >= 16 else "-"
 
 
-def print_feed_list(feeds, states: dict, only: str | None = None) -> int:
-    """The registry with health columns from the stored feed state."""
+def print_feed_list(feeds, states: dict, settings, only: str | None = None) -> int:
+    """The registry with health columns from the stored feed state (the Feed Health page's labels)."""
+    now = utcnow()
     table = Table(title="Feeds", show_lines=False)
     for column in ("name", "source", "url", "tags", "health", "last poll", "last status", "failures", "seen", "next poll"):
         table.add_column(column, overflow="fold")
@@ -33,7 +36,7 @@ def print_feed_list(feeds, states: dict, only: str | None = None) -> int:
         if only and feed.name != only:
             continue
         state = states.get(feed.name, {})
-        health = state.get("health") or ("disabled" if not feed.enabled else "never polled")
+        health = health_of(merge_config(feed, state), settings, now).replace("_", " ")
         status = state.get("last_status") or "-"
         if state.get("error") and status == "failed":
             status = f"failed: {state['error'].get('reason')}"

@@ -7,7 +7,7 @@ The file holds one top-level key, ``feeds``, a list of entries::
         url: http://127.0.0.1:8765/world.xml
         source: Demo Wire             # publisher shown in search facets (default: the name)
         tags: [demo, world]
-        interval_minutes: 5           # base poll interval (default: settings.poll_interval_minutes)
+        interval_minutes: 5           # base poll interval (default: settings.feed_interval_minutes)
         enabled: true
         language: en
 """

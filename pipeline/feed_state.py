@@ -21,6 +21,9 @@ LOGGER = logging.getLogger(__name__)
 MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 QUIET_FACTOR = 1.5  # each poll that finds nothing new stretches the interval by this much
 STATE_PAGE = 10000
+HEALTH_LABELS = ("disabled", "unhealthy", "failing", "never_polled", "silent", "slow", "ok")
+SILENT_HOURS = 24  # default: a feed with nothing new for this long is silent
+SLOW_POLL_SECONDS = 10.0
 
 
 def utcnow() -> datetime:
@@ -104,7 +107,7 @@ def merge_config(feed: Feed, stored: dict) -> dict:
 
 def base_interval(feed: Feed, settings: Settings) -> float:
     """The feed's configured poll interval in minutes."""
-    return float(feed.interval_minutes or settings.poll_interval_minutes)
+    return float(feed.interval_minutes or settings.feed_interval_minutes)
 
 
 def cache_max_age_minutes(cache_control: str | None) -> float | None:
@@ -132,14 +135,25 @@ def failure_interval(feed: Feed, settings: Settings, failures: int, retry_after_
     return interval
 
 
-def health_of(state: dict, settings: Settings) -> str:
-    """healthy, failing, unhealthy (still retried, slowly) or disabled."""
-    if state.get("disabled_reason"):
+def health_of(state: dict, settings: Settings, now: datetime | None = None, silent_hours: float = SILENT_HOURS) -> str:
+    """One feed's health, the one label set of ``wiredesk feeds list``, the stored state and the Feed Health page.
+
+    ``disabled``, ``unhealthy`` (failing so long it is retried only slowly), ``failing``,
+    ``never_polled``, ``silent`` (nothing new for ``silent_hours``), ``slow`` or ``ok``.
+    """
+    if state.get("disabled_reason") or state.get("enabled") is False:
         return "disabled"
     failures = int(state.get("consecutive_failures") or 0)
-    if failures >= settings.unhealthy_after_failures:
-        return "unhealthy"
-    return "failing" if failures else "healthy"
+    if failures:
+        return "unhealthy" if failures >= settings.unhealthy_after_failures else "failing"
+    if not state.get("last_poll_at"):
+        return "never_polled"
+    last_new = parse_iso(state.get("last_new_at")) or parse_iso(state.get("last_success_at"))
+    if last_new and (now or utcnow()) - last_new > timedelta(hours=silent_hours):
+        return "silent"
+    if float(state.get("last_duration") or 0) > SLOW_POLL_SECONDS:
+        return "slow"
+    return "ok"
 
 
 def schedule(state: dict, interval_minutes: float, now: datetime) -> None:

@@ -55,7 +55,7 @@ MAX_VALIDATOR_CHARS = 512
 
 @dataclass
 class PollResult:
-    """What one poll of one feed did (``dict(result)`` or ``result.to_dict()`` for XCom)."""
+    """What one poll of one feed did (``result.to_dict()`` for XCom)."""
 
     feed: str
     status: str  # new | ok | not_modified | failed | disabled
@@ -71,13 +71,6 @@ class PollResult:
     def to_dict(self) -> dict:
         """A JSON-friendly dict."""
         return asdict(self)
-
-    def keys(self):
-        """Field names, so ``dict(result)`` works."""
-        return self.to_dict().keys()
-
-    def __getitem__(self, key: str):
-        return getattr(self, key)
 
 
 # -- fetching -------------------------------------------------------------------------------
@@ -228,9 +221,8 @@ def note_move(state: dict, fetched: Answer) -> None:
 # -- polling --------------------------------------------------------------------------------
 
 
-def poll_feed(feed: Feed | dict, es, settings: Settings, *, client=None, robots: RobotsCache | None = None) -> PollResult:
+def poll_feed(feed: Feed, es, settings: Settings, *, client=None, robots: RobotsCache | None = None) -> PollResult:
     """Poll one feed once: never raises for a bad feed; RetryableError only when the cluster is down."""
-    feed = Feed.from_dict(feed) if isinstance(feed, dict) else feed
     started = time.monotonic()
     state = load_state(es, settings, feed)
     result = PollResult(feed=feed.name, status="disabled", url=state["url"])
@@ -353,6 +345,6 @@ def run_feeds_command(args, settings: Settings) -> int:
 
     es = connect(settings)
     if args.action == "list":
-        return feed_cli.print_feed_list(load_feeds(settings), load_states(es, settings), args.feed)
+        return feed_cli.print_feed_list(load_feeds(settings), load_states(es, settings), settings, args.feed)
     results = poll_feeds(es, settings, [args.feed] if args.feed else None)
     return feed_cli.print_poll_summary(results)

@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pipeline.esclient import es_boundary
-from pipeline.feed_state import health_of
-from pipeline.feed_state import parse_iso as parse_time
+from pipeline.feed_state import SILENT_HOURS, health_of
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
-SLOW_POLL_SECONDS = 10.0
-
-
-def classify_feed(state: dict, settings: Settings, now: datetime, silent_hours: int) -> str:
-    """``disabled``, ``failing``, ``silent``, ``slow``, ``never_polled`` or ``ok`` for one feed state."""
-    base = health_of(state, settings)  # the poller's own verdict on failures and disabling
-    if base == "disabled" or state.get("enabled") is False:
-        return "disabled"
-    if base != "healthy":
-        return "failing"
-    if not state.get("last_poll_at"):
-        return "never_polled"
-    last_new = parse_time(state.get("last_new_at")) or parse_time(state.get("last_success_at"))
-    if last_new and now - last_new > timedelta(hours=silent_hours):
-        return "silent"
-    if float(state.get("last_duration") or 0) > SLOW_POLL_SECONDS:
-        return "slow"
-    return "ok"
-
 
 @es_boundary
-def feed_health_report(es, settings: Settings, silent_hours: int = 24) -> dict:
+def feed_health_report(es, settings: Settings, silent_hours: float = SILENT_HOURS) -> dict:
     """Every feed's health row plus counts by health."""
     resp = es.search(index=settings.feeds_alias, size=10000, query={"match_all": {}})
     now = datetime.now(UTC)
     rows = []
     for hit in resp["hits"]["hits"]:
         state = hit["_source"]
-        health = classify_feed(state, settings, now, silent_hours)
+        health = health_of(state, settings, now, silent_hours)
         rows.append({"name": state.get("name"), "url": state.get("url"), "health": health,
                      "consecutive_failures": state.get("consecutive_failures", 0),
                      "last_status": state.get("last_status"), "last_poll_at": state.get("last_poll_at"),

@@ -121,7 +121,7 @@ def build_from_html(item: dict, html: str, settings: Settings, raw_path: str | N
     counts = counts or IngestCounts()
     article = extract_article(html, url=fetched.get("final_url") or item.get("url"), settings=settings)
     counts.extracted += 1
-    enrichment = enrich_text(article.text, settings)
+    enrichment = enrich_text(article.text, settings, article.language)
     counts.enriched += 1
     return indexed_doc(item, article, enrichment, raw_path, fetched, new_attempt)
 

@@ -381,12 +381,14 @@ QUOTE_FIELDS = ["quotes.text", "quotes.speaker", "quotes.speaker_label", "quotes
 ARTICLE_FIELDS = list(ARTICLE_CARD_FIELDS)  # the article shown beside a quote
 
 
-def build_quote_body(req: SearchRequest, strict: bool = True) -> dict:
-    """Articles whose quotes match (text, speaker), with the matching quotes as inner hits."""
-    inner = {"bool": {"must": [text_query(req.query, ["quotes.text"], strict)], "filter": []}}
+def quote_query(req: SearchRequest, strict: bool, match_quotes: bool) -> dict:
+    """The nested query on quotes: the speaker, and (quote search) the query on the quote text."""
+    inner = {"bool": {"must": [text_query(req.query if match_quotes else "", ["quotes.text"], strict)], "filter": []}}
     if req.speaker:
         inner["bool"]["filter"].append(name_filter("quotes.speaker", req.speaker))
-    nested = {
+    if not match_quotes:  # quote cards are attributed quotes
+        inner["bool"]["filter"].append({"exists": {"field": "quotes.speaker"}})
+    return {"nested": {
         "path": "quotes",
         "score_mode": "max",
         "query": inner,
@@ -395,11 +397,25 @@ def build_quote_body(req: SearchRequest, strict: bool = True) -> dict:
             "_source": QUOTE_FIELDS,
             "highlight": {"pre_tags": ["<mark>"], "post_tags": ["</mark>"], "fields": {"quotes.text": {"number_of_fragments": 0}}},
         },
-    }
+    }}
+
+
+def build_quote_body(req: SearchRequest, strict: bool = True, match_quotes: bool = True) -> dict:
+    """Articles with matching quotes, the quotes as inner hits.
+
+    ``match_quotes``: the query matches the quote text (quote search); otherwise it matches the
+    article and its attributed quotes are returned (the search page's quote cards).
+    """
+    must = [quote_query(req, strict, match_quotes)]
+    if not match_quotes:
+        must.append(text_query(req.query, SEARCH_FIELDS, strict))
     filters = build_filters(replace(req, speaker=()))  # the speaker is matched on the quote itself
-    sort = build_sort(replace(req, collapse=False))
-    return {"query": {"bool": {"must": [{"nested": nested}], "filter": filters}}, "size": req.size,
-            "from": int(req.cursor.get("from", 0)), "sort": sort, "_source": ARTICLE_FIELDS, "track_total_hits": True}
+    body = {"query": {"bool": {"must": must, "filter": filters}}, "size": req.size,
+            "from": int(req.cursor.get("from", 0)), "sort": build_sort(req), "_source": ARTICLE_FIELDS,
+            "track_total_hits": True}
+    if req.collapse:
+        body["collapse"] = {"field": "duplicate_group"}
+    return body
 
 
 def format_quotes(hit: dict) -> list[dict]:
@@ -424,10 +440,14 @@ def parse_quote_question(req: SearchRequest) -> SearchRequest:
 
 
 @es_boundary
-def search_quotes(es, settings: Settings, req: SearchRequest) -> dict:
-    """Quotes matching the query (and speaker), each with speaker, cue and article; paged by article."""
-    req = replace(parse_quote_question(req), collapse=False)
-    resp = search_with_fallback(es, settings, req, build_quote_body)
+def search_quotes(es, settings: Settings, req: SearchRequest, match_quotes: bool = True) -> dict:
+    """Quotes matching the query (and speaker), each with speaker, cue and article; paged by article.
+
+    ``match_quotes=False``: the attributed quotes of the articles matching the query (quote cards).
+    """
+    req = parse_quote_question(req)
+    req = replace(req, collapse=req.collapse and not match_quotes)  # quote search pages with from
+    resp = search_with_fallback(es, settings, req, lambda r, strict: build_quote_body(r, strict, match_quotes))
     hits = resp["hits"]["hits"]
     quotes = [q for hit in hits for q in format_quotes(hit)]
     more = len(hits) == req.size and req.size > 0

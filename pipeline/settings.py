@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     fetch_max_retry_wait: float = 10.0  # a longer Retry-After is not slept: the task retries later
 
     # -- feeds
-    poll_interval_minutes: int = 15
+    # How often the poll DAG looks for due feeds (its schedule; env WIREDESK_POLL_MINUTES).
+    poll_minutes: float = Field(default=5.0, gt=0)
+    # A feed's base interval between polls, unless its registry entry sets ``interval_minutes``.
+    feed_interval_minutes: int = 15
     unhealthy_after_failures: int = 5
     # feeds (issue 3): adaptive interval and backoff caps, polling threads, item text caps
     feed_max_interval_minutes: int = 240  # a quiet feed slows down to at most this

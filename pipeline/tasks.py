@@ -1,7 +1,8 @@
 """The functions Airflow tasks call: the edge where settings and the cluster client are built.
 
 Each function takes and returns small JSON values (ids, names, counts) so XCom carries references,
-never article bodies. No Airflow imports here; the DAG files wrap these in ``@task``.
+never article bodies. The DAG files wrap these in ``@task``. Airflow is imported only inside
+:func:`es_connection_fields`, when a task (or the plugin) first builds its settings, never at parse time.
 """
 
 from __future__ import annotations
@@ -10,13 +11,51 @@ import logging
 from collections import Counter
 from functools import lru_cache
 
-from pipeline.settings import Settings, get_settings
+from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
 EVENT_ID_CAP = 50  # asset event extras stay small
 CLAIM_LIMIT = 500
 CHUNK_SIZE = 20
+ES_CONNECTION_ID = "wiredesk_elasticsearch"  # Admin -> Connections: host, port, schema, login, password
+ES_DEFAULT_PORT = 9200
+
+
+def connection_url(conn) -> str | None:
+    """``schema://host:port`` of an Airflow Connection (schema http by default), or None without a host."""
+    if not conn.host:
+        return None
+    if "://" in conn.host:  # a whole URL typed into the host field
+        return conn.host
+    return f"{conn.schema or 'http'}://{conn.host}:{conn.port or ES_DEFAULT_PORT}"
+
+
+def es_connection_fields(conn_id: str = ES_CONNECTION_ID) -> dict:
+    """Elasticsearch settings from the Airflow Connection ``conn_id``; {} when it is not defined."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return {}
+    fields = {"es_url": connection_url(conn), "es_username": conn.login, "es_password": conn.password,
+              "es_ca_certs": conn.extra_dejson.get("ca_certs")}
+    return {name: value for name, value in fields.items() if value}
+
+
+@lru_cache(maxsize=1)
+def airflow_settings() -> Settings:
+    """Settings at the Airflow edge (tasks, plugin): ``WIREDESK_*`` env, then the Connection, then defaults.
+
+    An explicit ``WIREDESK_ES_URL`` names the cluster on its own: the Connection is then not used.
+    """
+    settings = Settings()
+    if "es_url" in settings.model_fields_set:
+        return settings
+    from_connection = {k: v for k, v in es_connection_fields().items() if k not in settings.model_fields_set}
+    return Settings(**from_connection) if from_connection else settings  # keywords rank above the environment
 
 
 @lru_cache(maxsize=1)
@@ -24,7 +63,7 @@ def cluster(settings: Settings | None = None):
     """A client for the configured cluster (once per worker process); it sends no request."""
     from pipeline.esclient import connect
 
-    return connect(settings or get_settings())
+    return connect(settings or airflow_settings())
 
 
 def ready_cluster(settings: Settings):
@@ -40,7 +79,7 @@ def list_due_feeds(settings: Settings | None = None) -> list[str]:
     """Names of the enabled feeds due for a poll."""
     from pipeline.feeds import due_feeds
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     names = [feed.name for feed in due_feeds(ready_cluster(settings), settings)]
     LOGGER.info("%d feeds due: %s", len(names), ", ".join(names[:20]))
     return names
@@ -51,12 +90,12 @@ def poll_feed(feed_name: str, settings: Settings | None = None) -> dict:
     from pipeline.feeds import load_feeds
     from pipeline.feeds import poll_feed as poll
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     feeds = {feed.name: feed for feed in load_feeds(settings)}
     if feed_name not in feeds:
         return {"feed": feed_name, "status": "unknown_feed", "new_count": 0, "new_ids": []}
     result = poll(feeds[feed_name], cluster(settings), settings)
-    out = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    out = result.to_dict()
     LOGGER.info("feed %s: %s, %d new", feed_name, out.get("status"), out.get("new_count", 0))
     return out
 
@@ -90,7 +129,7 @@ def claim_chunks(run_id: str, settings: Settings | None = None) -> list[list[str
     """Claim claimable items for this run and split them into chunks for mapped tasks."""
     from pipeline.ingest import chunked, claim_items
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     ids = claim_items(ready_cluster(settings), settings, run_id, CLAIM_LIMIT)
     return chunked(ids, CHUNK_SIZE)
 
@@ -99,7 +138,7 @@ def process_chunk(ids: list[str], run_id: str, settings: Settings | None = None)
     """Fetch, extract, enrich and index one chunk; returns its counts."""
     from pipeline.ingest import process_chunk as process
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     counts = process(cluster(settings), settings, ids, run_id).to_dict()
     return counts
 
@@ -118,7 +157,7 @@ def record_run(kind: str, summary: dict, dag_id: str, run_id: str, started_at=No
     """Keep the run's counts as one record for the Feed Health page's "Recent runs" table."""
     from pipeline.runs import record_run as record
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     record(cluster(settings), settings, dag_id, run_id, kind, summary, started_at)
 
 
@@ -126,7 +165,7 @@ def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dic
     """Failing, silent and slow feeds, logged as a table and returned."""
     from pipeline.health import feed_health_report
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     report = feed_health_report(ready_cluster(settings), settings, silent_hours)
     for row in report["feeds"]:
         if row["health"] != "ok":
@@ -140,7 +179,7 @@ def requeue_failed(settings: Settings | None = None) -> dict:
     from pipeline.health import count_retry_due
     from pipeline.ingest import release_stale_claims
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     es = cluster(settings)
     return {"released_claims": release_stale_claims(es, settings), "retry_due": count_retry_due(es, settings)}
 
@@ -149,7 +188,7 @@ def reenrich(since: str | None, until: str | None, source: str | None, settings:
     """Re-extract and re-enrich documents of an older pipeline version from the raw archive."""
     from pipeline.reprocess import reprocess_outdated
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     return reprocess_outdated(cluster(settings), settings, since=since, until=until, source=source)
 
 
@@ -157,7 +196,7 @@ def housekeeping(settings: Settings | None = None) -> dict:
     """Refresh and merge segments of the article index; report document counts by status."""
     from pipeline.health import status_counts
 
-    settings = settings or get_settings()
+    settings = settings or airflow_settings()
     es = cluster(settings)
     es.indices.refresh(index=settings.articles_alias)
     es.indices.forcemerge(index=settings.articles_alias, only_expunge_deletes=True, wait_for_completion=False)

@@ -26,11 +26,11 @@ class LazyApp:
         self.app: Any = None
 
     def build(self) -> Any:
-        """The page and API app, with settings from the environment (``WIREDESK_*``)."""
-        from pipeline.settings import get_settings
+        """The page and API app, with settings from ``WIREDESK_*`` and the ``wiredesk_elasticsearch`` Connection."""
+        from pipeline.tasks import airflow_settings
         from wiredesk_web.app import create_plugin_app
 
-        return create_plugin_app(get_settings())
+        return create_plugin_app(airflow_settings())
 
     async def __call__(self, scope, receive, send) -> None:
         if self.app is None:

@@ -29,7 +29,7 @@ export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs"
 export WIREDESK_DATA_DIR="$DATA"
 # The demo replay wire is on 127.0.0.1: the SSRF guard lets exactly that host:port through.
 export WIREDESK_PRIVATE_ALLOWLIST="${WIREDESK_PRIVATE_ALLOWLIST:-[\"127.0.0.1:${WIREDESK_REPLAY_PORT:-8765}\"]}"
-export WIREDESK_POLL_MINUTES="${WIREDESK_POLL_MINUTES:-5}"
+export WIREDESK_POLL_MINUTES="${WIREDESK_POLL_MINUTES:-5}"  # the poll DAG's schedule (Settings.poll_minutes)
 export PATH="$VENV_BIN:$PATH"
 
 if [[ -s "$AIRFLOW_HOME/jwt_secret" ]]; then export AIRFLOW__API_AUTH__JWT_SECRET="$(cat "$AIRFLOW_HOME/jwt_secret")"; fi
@@ -90,6 +90,16 @@ case "${1:-status}" in
     # The pool that bounds concurrent Elasticsearch bulk writers (DAGs start unpaused: see above).
     airflow pools set elasticsearch "${WIREDESK_ES_POOL_SLOTS:-2}" "bounds concurrent Elasticsearch writers" >/dev/null 2>&1
     echo "pool 'elasticsearch' set"
+    # Admin -> Connections shows (and lets users edit) where tasks and the plugin find Elasticsearch;
+    # an explicit WIREDESK_ES_URL still wins. An existing connection is left as the user set it.
+    if airflow connections get wiredesk_elasticsearch >/dev/null 2>&1; then
+      echo "connection 'wiredesk_elasticsearch' kept"
+    else
+      airflow connections add wiredesk_elasticsearch --conn-type generic --conn-schema http \
+        --conn-host "${WIREDESK_ES_HOST:-127.0.0.1}" --conn-port "${WIREDESK_ES_PORT:-9200}" \
+        --conn-description "Elasticsearch for Wiredesk (WIREDESK_ES_* variables win)" >/dev/null
+      echo "connection 'wiredesk_elasticsearch' added: http://${WIREDESK_ES_HOST:-127.0.0.1}:${WIREDESK_ES_PORT:-9200}"
+    fi
     ;;
   status)
     if running; then echo "Airflow running (pid $(cat "$PIDFILE")) at http://127.0.0.1:$PORT"; else echo "Airflow not running"; exit 1; fi

@@ -1,5 +1,8 @@
 """DAG integrity: every DAG file imports cleanly, has tags and retries, and stays a thin wiring file."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,17 @@ def test_dag_files_import_nothing_heavy_at_module_level(path):
     for line in top_level:
         assert not any(mod in line for mod in HEAVY_MODULES), f"{path.name}: {line}"
     assert len(path.read_text().splitlines()) <= 100, f"{path.name} is not thin wiring"
+
+
+@pytest.mark.parametrize("minutes", ["2", "0.5"])
+def test_poll_schedule_is_the_settings_poll_minutes(minutes):
+    """WIREDESK_POLL_MINUTES reaches the poll DAG's schedule through Settings.poll_minutes."""
+    code = ("from airflow.dag_processing.dagbag import DagBag; import sys; from pipeline.settings import get_settings;"
+            "dag = DagBag(dag_folder=sys.argv[1]).dags['wiredesk_poll_feeds'];"
+            "from pipeline.tasks import airflow_settings; built = airflow_settings.cache_info().currsize;"
+            "print(built, dag.schedule.total_seconds() / 60, get_settings().poll_minutes)")
+    env = {**os.environ, "WIREDESK_POLL_MINUTES": minutes, "PYTHONPATH": str(DAGS_DIR)}  # as the DAG processor does
+    done = subprocess.run([sys.executable, "-c", code, str(DAGS_DIR)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # the task settings (which look up the wiredesk_elasticsearch Connection) are not built at parse time
+    assert done.stdout.split()[-3:] == ["0"] + [str(float(minutes))] * 2

@@ -18,8 +18,9 @@ from test_fetch_page import drip, drip_headers
 from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
 from pipeline.errors import RetryableError
 from pipeline.feed_registry import Feed
-from pipeline.feed_state import load_states, parse_iso, utcnow
-from pipeline.feeds import due_feeds, interleave_by_host, poll_feed, poll_feeds, run_feeds_command
+from pipeline.feed_state import HEALTH_LABELS, iso, load_states, merge_config, parse_iso, save_state, utcnow
+from pipeline.feeds import due_feeds, interleave_by_host, load_feeds, poll_feed, poll_feeds, run_feeds_command
+from pipeline.health import feed_health_report
 from pipeline.documents import doc_id
 from pipeline.index import connect, delete_indices, ensure_indices
 from pipeline.replay import DEMO_ROOT, ReplayServer
@@ -319,12 +320,6 @@ def test_quiet_feed_slows_down_and_news_resets_it(wire, ready, settings):
     assert state_of(ready, settings)["interval_minutes"] == 10
 
 
-def test_poll_feed_accepts_a_dict_for_mapped_tasks(wire, ready, settings):
-    wire.put("/test.xml", rss(stories(wire.base_url, "world", 1)))
-    result = poll_feed(feed_at(wire).to_dict(), ready, settings)
-    assert dict(result)["new_count"] == 1 and result.to_dict()["feed"] == "test"
-
-
 def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_path, capsys):
     registry = write_registry(tmp_path / "feeds.yaml", {"demo-world": wire.url("/world.xml"),
                                                         "demo-canada": wire.url("/canada.xml")})
@@ -335,7 +330,7 @@ def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_pa
     es.indices.refresh(index=[settings.feeds_alias, settings.articles_alias])
     assert run_feeds_command(argparse.Namespace(action="list", feed=None, file=None), demo) == 0
     listing = capsys.readouterr().out
-    assert "demo-world" in listing and "healthy" in listing
+    assert "demo-world" in listing and health_cell(listing, "demo-world") == "ok"
     hits = es.search(index=settings.articles_alias, query={"match": {"title": "glaciers"}}).body["hits"]["hits"]
     assert hits and hits[0]["_source"]["status"] == "pending"
 
@@ -370,3 +365,39 @@ def test_bad_redirect_targets_are_recorded(wire, ready, settings, location):
     wire.fail("/test.xml", "moved", location)
     result = poll_feed(feed_at(wire), ready, settings)
     assert result.status == "failed" and result.error["reason"] in ("bad_scheme", "bad_url")
+
+
+def hours_ago(hours: float) -> str:
+    """An ISO time ``hours`` before now, as feed states store it."""
+    return iso(utcnow() - timedelta(hours=hours))
+
+
+FEED_STATES = {  # each health label and stored state fields that earn it
+    "ok": {"last_poll_at": hours_ago(0), "last_new_at": hours_ago(1), "last_duration": 0.4},
+    "failing": {"last_poll_at": hours_ago(0), "consecutive_failures": 2, "last_status": "failed"},
+    "unhealthy": {"last_poll_at": hours_ago(0), "consecutive_failures": Settings().unhealthy_after_failures},
+    "disabled": {"last_poll_at": hours_ago(0), "disabled_reason": "http_410", "enabled": False},
+    "silent": {"last_poll_at": hours_ago(0), "last_new_at": hours_ago(72), "last_duration": 0.4},
+    "slow": {"last_poll_at": hours_ago(0), "last_new_at": hours_ago(1), "last_duration": 30.0},
+    "never_polled": {},
+}
+
+
+def health_cell(listing: str, name: str) -> str:
+    """The health column of a feed's row in the ``wiredesk feeds list`` table."""
+    row = next(line for line in listing.splitlines() if f" {name} " in line)
+    return [cell.strip() for cell in row.split("│")][5]
+
+
+def test_every_health_label_has_a_state():
+    assert set(FEED_STATES) == set(HEALTH_LABELS)
+
+
+@pytest.mark.parametrize("label", FEED_STATES)
+def test_feeds_list_and_feed_health_page_give_the_same_label(label, es, settings, tmp_path, capsys):
+    listed = with_registry(settings, write_registry(tmp_path / "feeds.yaml", {"watched": "https://news.example.org/rss"}))
+    save_state(es, settings, {**merge_config(load_feeds(listed)[0], {}), **FEED_STATES[label]})
+    es.indices.refresh(index=settings.feeds_alias)
+    assert run_feeds_command(argparse.Namespace(action="list", feed=None, file=None), listed) == 0
+    assert health_cell(capsys.readouterr().out, "watched") == label.replace("_", " ")
+    assert [row["health"] for row in feed_health_report(es, settings)["feeds"]] == [label]  # the page's rows

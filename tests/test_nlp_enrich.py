@@ -161,6 +161,53 @@ def test_other_language_is_analysed_when_allowed():
     assert result.entities  # the English model still finds names; the setting lets a caller choose
 
 
+# Texts on which extraction (full py3langid model) and enrichment (a 28-language subset) used to disagree.
+LITHUANIAN = ("Vilniaus savivaldybė pirmadienį pristatė naują viešojo transporto planą, pagal kurį nuo rudens "
+              "mieste kursuos daugiau elektrinių autobusų. Meras Tomas Jankauskas sakė, kad gyventojai jau seniai "
+              "laukė patogesnių maršrutų į naujus rajonus. Pasak jo, bilietų kainos artimiausiais metais nedidės, "
+              "o senieji autobusai bus palaipsniui nurašyti. Opozicijos atstovai plano nekritikavo, tačiau paprašė "
+              "daugiau informacijos apie finansavimą ir statybų darbų tvarkaraštį.")
+RESULT_TABLE = ("SOCCER - BALKAN CUP FIRST ROUND RESULTS.\nBELGRADE 1996-08-28\nResults of first round matches:\n"
+                "Partizan Novi 3 Radnicki Kraljevo 0\nVojvodina Senta 1 Borac Cacak 1\nObilic Zemun 2 Mladost Lucani 2\n"
+                "Rad Beograd 0 Proleter Zrenjanin 1\nZeleznik Sloga 4 Buducnost Becej 2\nStandings:\n"
+                "Partizan Novi 4 3 1 0 9 2 10\nZeleznik Sloga 4 3 0 1 8 5 9\nObilic Zemun 4 2 2 0 7 4 8\n"
+                "Vojvodina Senta 4 1 2 1 5 5 5\nRad Beograd 4 1 0 3 2 6 3\nMladost Lucani 4 0 1 3 3 9 1")
+DISAGREED = {  # text, the page's lang attribute, the one decision, whether enrichment analyses it
+    "lithuanian, outside the old subset: extract said lt, enrich analysed it": (LITHUANIAN, "lt", "lt", False),
+    "english result table: extract said hr (p 0.39), enrich called it English": (RESULT_TABLE, "en", "en", True),
+}
+
+
+def news_page(text: str, lang: str) -> str:
+    """A small article page in ``lang`` with one paragraph per line of ``text``."""
+    paragraphs = "".join(f"<p>{line}</p>" for line in text.splitlines())
+    return (f'<html lang="{lang}"><head><title>Regional news</title></head><body><article>'
+            f"<h1>Regional news</h1>{paragraphs}</article></body></html>")
+
+
+@pytest.mark.parametrize("text, declared, language, analysed", DISAGREED.values(), ids=DISAGREED.keys())
+def test_extraction_and_enrichment_make_one_language_decision(text, declared, language, analysed):
+    from pipeline.extract import extract_article
+
+    article = extract_article(news_page(text, declared), url="https://news.example.org/a/1", settings=SETTINGS)
+    assert article.language == language
+    given = enrich_text(article.text, SETTINGS, article.language)  # ingest passes extraction's decision
+    detected = enrich_text(article.text, SETTINGS)  # plain text (`wiredesk enrich a.txt`): the same detector
+    assert bool(given.entities) == bool(detected.entities) == analysed
+
+
+def test_cli_uses_the_language_of_extracted_articles(tmp_path):
+    english = "“We will rebuild,” Mayor Ilse Brandt said in Graz on Tuesday."
+    lines = tmp_path / "articles.jsonl"
+    articles = [{"path": "de.html", "language": "de", "text": english},
+                {"path": "en.html", "language": "en", "text": english},
+                {"path": "unknown.html", "language": None, "text": english}]
+    lines.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+    out = {o["path"]: o for o in run_cli(lines)}
+    assert out["de.html"] == {"path": "de.html", "entities": [], "quotes": []}  # skipped as extraction decided
+    assert out["en.html"]["quotes"] and out["unknown.html"]["quotes"]
+
+
 def test_cli_reports_bad_inputs_and_goes_on(tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("Lars Holm visited Oslo.", encoding="utf-8")

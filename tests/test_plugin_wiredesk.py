@@ -8,6 +8,8 @@ token; tests/test_browser_wiredesk.py covers the real Airflow login.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -70,9 +72,10 @@ DEMO_ARTICLES = [
         "wildfire-preparations", "Prairie Post", "Province readies crews ahead of wildfire season", 54,
         "Fire crews in British Columbia began training a month early after a dry autumn. \"We would rather "
         "be ready too soon than too late,\" said Amrit Dhillon, the province's fire chief. Officials in "
-        "Kamloops expect a long season.",
+        "Kamloops expect a long season. \"The forecast is drier than last year,\" said Amrit, a crew leader.",
         [("Amrit Dhillon", "PERSON"), ("British Columbia", "GPE"), ("Kamloops", "GPE")],
-        [("Amrit Dhillon", "We would rather be ready too soon than too late")]),
+        [("Amrit Dhillon", "We would rather be ready too soon than too late"),
+         ("Amrit", "The forecast is drier than last year")]),  # another speaker, whose name is part of Dhillon's
     demo_article(
         "reef-restoration-pacific", "Ocean Desk", "Volunteers replant coral on a damaged Pacific reef", 78,
         "Divers from the Pacific Reef Trust replanted two thousand coral fragments near Fiji this week. "
@@ -279,6 +282,33 @@ def test_quote_cards_come_from_the_matching_articles(wiredesk_url, params, cards
     result = logged_in(wiredesk_url).get("/api/quote-cards", params=params).json()
     assert {(c["speaker"], c["article"]["title"]) for c in result["cards"]} == cards
     assert all(c["text"] and c["article"]["id"] for c in result["cards"])
+
+
+def quote_keys(quotes: list[dict]) -> list[tuple]:
+    """(speaker, text, article id) of each quote, sorted: what a reader sees, whatever the shape."""
+    return sorted((q["speaker"], q["text"], q["article"]["id"]) for q in quotes)
+
+
+def cli_quotes(settings, speaker: str) -> list[dict]:
+    """`wiredesk search --quotes --speaker ... --json` against the same indices."""
+    env = {**os.environ, "WIREDESK_ES_URL": settings.es_url, "WIREDESK_INDEX_PREFIX": settings.index_prefix}
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "search", "--quotes", "--speaker", speaker, "--json"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=REPO, check=True)
+    return json.loads(done.stdout)["quotes"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("speaker, expected", [
+    ("Amrit Dhillon", {"Amrit Dhillon"}),  # not "Amrit", another speaker in the same article
+    ("okafor", {"Maria Okafor"}),
+    ("Lena Fischer", {"Lena Fischer"}),
+])
+def test_quote_cards_api_and_cli_find_the_same_quotes_for_a_speaker(wiredesk_url, demo_settings, speaker, expected):
+    client = logged_in(wiredesk_url)
+    cards = client.get("/api/quote-cards", params={"speaker": speaker}).json()["cards"]
+    api = client.get("/api/quotes", params={"speaker": speaker}).json()["quotes"]
+    assert quote_keys(cards) == quote_keys(api) == quote_keys(cli_quotes(demo_settings, speaker))
+    assert {q["speaker"] for q in cards} == expected
 
 
 @pytest.mark.integration

@@ -29,7 +29,6 @@ LOGGER = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 PAGES = {"/": "search.html", "/feeds": "feeds.html", "/article": "article.html"}
 CARD_FILTERS = ("source", "person", "organization", "place", "speaker", "entity")
-CARD_FIELDS = [*search.ARTICLE_FIELDS, "quotes.text", "quotes.speaker", "quotes.cue", "quotes.kind"]
 CARD_ARTICLES = 10  # articles whose quotes feed the cards
 
 
@@ -63,26 +62,10 @@ def card_request(settings: Settings, request: Request) -> search.SearchRequest:
     return replace(req, facets=False, highlight=False)
 
 
-def speaker_matches(speaker: str, wanted: tuple[str, ...]) -> bool:
-    """True without a speaker filter, else when the speaker is (part of) one of the wanted names."""
-    name = speaker.casefold()
-    return not wanted or any(w.casefold() in name or name in w.casefold() for w in wanted)
-
-
 @es_boundary
 def quote_cards(es, settings: Settings, req: search.SearchRequest, limit: int) -> dict:
     """Attributed quotes ("speaker — quote") from the articles that best match the search."""
-    def build(r: search.SearchRequest, strict: bool) -> dict:
-        return {**search.build_body(r, strict), "_source": CARD_FIELDS}
-
-    resp = search.search_with_fallback(es, settings, req, build)
-    cards = []
-    for hit in resp["hits"]["hits"]:
-        source = hit["_source"]
-        article = {"id": hit["_id"], **{k: source.get(k) for k in search.ARTICLE_FIELDS}}
-        for quote in source.get("quotes") or []:
-            if quote.get("speaker") and quote.get("text") and speaker_matches(quote["speaker"], req.speaker):
-                cards.append({**quote, "article": article})
+    cards = search.search_quotes(es, settings, req, match_quotes=False)["quotes"]
     return {"cards": cards[:limit], "total": len(cards)}
 
 

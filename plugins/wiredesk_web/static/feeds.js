@@ -1,7 +1,8 @@
-// The feed-health page: every feed's health (failing, silent, slow, ok), the items by status and the recent runs.
+// The feed-health page: every feed's health (pipeline.feed_state.health_of, the labels of `wiredesk feeds list`),
+// the items by status and the recent runs.
 "use strict";
 
-const HEALTH_ORDER = ["failing", "silent", "slow", "never_polled", "disabled", "ok"];
+const HEALTH_ORDER = ["unhealthy", "failing", "silent", "slow", "never_polled", "disabled", "ok"];
 
 function renderSummary(report) {
   const health = HEALTH_ORDER.filter((h) => report.by_health[h])
