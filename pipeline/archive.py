@@ -5,8 +5,8 @@ The root is ``settings.archive_root``: a local folder by default, or any fsspec 
 folder grows huge: ``<root>/ab/cd/abcd1234....html.gz``. Re-extraction and re-enrichment read from
 here and never refetch a page.
 
-Pages are stored as UTF-8 text (the fetcher has already decoded them), so a stored page always
-loads back as the same ``str``. Compression is deterministic (no timestamp in the gzip header), so
+Pages are stored as UTF-8 text (the fetcher has already decoded them) and load back as the stored
+bytes; the one HTML decoder (:mod:`pipeline.decode`) reads them, as it reads a page from the wire. Compression is deterministic (no timestamp in the gzip header), so
 storing the same page twice writes identical bytes: archive writes are idempotent.
 """
 
@@ -23,7 +23,6 @@ import tempfile
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
 from pipeline.settings import Settings
 
@@ -62,8 +61,8 @@ def store_raw(doc_id: str, raw_html: bytes | str, settings: Settings) -> str:
     return path
 
 
-def load_raw(doc_id: str, settings: Settings) -> str:
-    """The archived page of ``doc_id`` as text; PermanentError ``not_archived`` when absent."""
+def load_raw(doc_id: str, settings: Settings) -> bytes:
+    """The archived page of ``doc_id`` as stored; PermanentError ``not_archived`` when absent."""
     path = raw_path(doc_id, settings)
     fs, fs_path = fsspec.core.url_to_fs(path)
     try:
@@ -74,7 +73,7 @@ def load_raw(doc_id: str, settings: Settings) -> str:
         raw = gzip.decompress(data)
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise PermanentError(f"corrupt archive entry {path}: {exc}", reason="archive_corrupt") from exc
-    return decode_archived(raw)
+    return raw
 
 
 def has_raw(doc_id: str, settings: Settings) -> bool:
@@ -89,13 +88,6 @@ def compress_html(raw_html: bytes | str) -> bytes:
         raw_html = raw_html.encode("utf-8", errors="surrogatepass")
     return gzip.compress(raw_html, compresslevel=COMPRESS_LEVEL, mtime=0)
 
-
-def decode_archived(raw: bytes) -> str:
-    """Text of an archived page: UTF-8 as stored, else the one HTML decoder (bytes stored as-is)."""
-    try:
-        return raw.decode("utf-8")  # pages are stored as UTF-8 text, whatever charset they declare
-    except UnicodeDecodeError:
-        return decode_html(raw)[0]
 
 
 def write_local_atomic(path: str, data: bytes) -> None:

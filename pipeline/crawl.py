@@ -16,9 +16,8 @@ LOGGER = logging.getLogger(__name__)
 def crawl_once(settings: Settings, feed_names: list[str] | None = None, progress=None) -> dict:
     """One poll-and-ingest cycle; returns the poll summary and the ingest counts."""
     from pipeline.esclient import connect
-    from pipeline.feeds import poll_feeds
+    from pipeline.feeds import poll_feeds, summarize_polls
     from pipeline.ingest import ingest_pending
-    from pipeline.tasks import summarize_polls
 
     es = connect(settings)
     # The poller's own concurrent, host-interleaved cycle (due feeds, or the named ones); it sets up

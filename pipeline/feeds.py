@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -43,6 +44,8 @@ from pipeline.index import bulk_write, ensure_indices
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
+
+EVENT_ID_CAP = 50  # poll summaries and asset event extras carry at most this many ids
 
 __all__ = ["Feed", "FeedItem", "PollResult", "load_feeds", "due_feeds", "poll_feed", "poll_feeds", "run_feeds_command"]
 
@@ -323,6 +326,23 @@ def poll_feeds(es, settings: Settings, names=None) -> list[PollResult]:
     if errors:  # every other feed's work is already durable; the task retries the rest
         raise errors[0]
     return outcomes
+
+
+
+def summarize_polls(results: list[dict]) -> dict:
+    """One readable summary of a poll cycle: feeds by status, new items, errors."""
+    results = [r for r in results if r]
+    statuses = Counter(str(r.get("status")) for r in results)
+    new_ids = [i for r in results for i in r.get("new_ids", [])]
+    errors = {r["feed"]: r.get("error") for r in results if r.get("error")}
+    # XCom carries references, and only a capped sample of them: the items themselves are in the index.
+    summary = {"feeds": len(results), "by_status": dict(statuses), "new_count": len(new_ids),
+               "new_ids": new_ids[:EVENT_ID_CAP], "errors": errors}
+    LOGGER.info("poll cycle: %d feeds %s, %d new items, %d feeds with errors",
+                len(results), dict(statuses), len(new_ids), len(errors))
+    for feed, error in errors.items():
+        LOGGER.warning("feed %s: %s", feed, error)
+    return summary
 
 
 # -- command line ---------------------------------------------------------------------------

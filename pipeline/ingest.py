@@ -112,7 +112,7 @@ def load_claimed(es, settings: Settings, ids: list[str], run_id: str) -> list[di
     return docs
 
 
-def build_from_html(item: dict, html: str, settings: Settings, raw_path: str | None, fetched: dict,
+def build_from_html(item: dict, html: str | bytes, settings: Settings, raw_path: str | None, fetched: dict,
                     new_attempt: bool, counts: IngestCounts | None = None) -> dict:
     """Extract and enrich a page's HTML into the indexed document (ingest and reprocessing)."""
     from pipeline.extract import extract_article

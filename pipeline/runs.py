@@ -60,7 +60,7 @@ def ensure_runs_index(es, settings: Settings) -> bool:
 
 
 def poll_counts(summary: dict) -> dict:
-    """Counts of a poll cycle summary (``tasks.summarize_polls``)."""
+    """Counts of a poll cycle summary (``feeds.summarize_polls``)."""
     errors = summary.get("errors") or {}
     reasons = Counter(str((e or {}).get("reason") if isinstance(e, dict) else "error") for e in errors.values())
     return {"counts": {"feeds": summary.get("feeds", 0), "new": summary.get("new_count", 0), "failed": len(errors)},

@@ -8,14 +8,12 @@ never article bodies. The DAG files wrap these in ``@task``. Airflow is imported
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from functools import lru_cache
 
 from pipeline.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
-EVENT_ID_CAP = 50  # asset event extras stay small
 CLAIM_LIMIT = 500
 CHUNK_SIZE = 20
 ES_CONNECTION_ID = "wiredesk_elasticsearch"  # Admin -> Connections: host, port, schema, login, password
@@ -100,24 +98,19 @@ def poll_feed(feed_name: str, settings: Settings | None = None) -> dict:
     return out
 
 
+
+
 def summarize_polls(results: list[dict]) -> dict:
-    """One readable summary of a poll cycle: feeds by status, new items, errors."""
-    results = [r for r in results if r]
-    statuses = Counter(str(r.get("status")) for r in results)
-    new_ids = [i for r in results for i in r.get("new_ids", [])]
-    errors = {r["feed"]: r.get("error") for r in results if r.get("error")}
-    # XCom carries references, and only a capped sample of them: the items themselves are in the index.
-    summary = {"feeds": len(results), "by_status": dict(statuses), "new_count": len(new_ids),
-               "new_ids": new_ids[:EVENT_ID_CAP], "errors": errors}
-    LOGGER.info("poll cycle: %d feeds %s, %d new items, %d feeds with errors",
-                len(results), dict(statuses), len(new_ids), len(errors))
-    for feed, error in errors.items():
-        LOGGER.warning("feed %s: %s", feed, error)
-    return summary
+    """The poll cycle's summary (feeds by status, new items, errors), logged."""
+    from pipeline.feeds import summarize_polls as summarize
+
+    return summarize(results)
 
 
 def event_extra(summary: dict) -> dict:
     """The small Metadata extra of an asset event: counts and a capped list of ids."""
+    from pipeline.feeds import EVENT_ID_CAP
+
     extra = {k: v for k, v in summary.items() if isinstance(v, (int, str)) or k in ("by_status", "failed_by_reason")}
     ids = summary.get("new_ids") or summary.get("ids") or []
     extra["ids"] = ids[:EVENT_ID_CAP]

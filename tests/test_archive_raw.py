@@ -10,6 +10,7 @@ import fsspec
 import pytest
 
 from pipeline.archive import has_raw, load_raw, raw_path, store_raw
+from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
 from pipeline.settings import Settings
 
@@ -39,7 +40,7 @@ def test_round_trip(archive_settings, content):
     assert not has_raw(DOC_ID, archive_settings)
     path = store_raw(DOC_ID, content, archive_settings)
     assert has_raw(DOC_ID, archive_settings)
-    assert load_raw(DOC_ID, archive_settings) == PAGE
+    assert load_raw(DOC_ID, archive_settings) == PAGE.encode()
     assert path == raw_path(DOC_ID, archive_settings)
 
 
@@ -65,13 +66,14 @@ def test_storing_twice_is_idempotent(archive_settings):
 def test_overwrite_replaces_page(archive_settings):
     store_raw(DOC_ID, PAGE, archive_settings)
     store_raw(DOC_ID, "<p>updated</p>", archive_settings)
-    assert load_raw(DOC_ID, archive_settings) == "<p>updated</p>"
+    assert load_raw(DOC_ID, archive_settings) == b"<p>updated</p>"
 
 
-def test_undecoded_bytes_load_by_their_meta_charset(archive_settings):
+@pytest.mark.parametrize("stored", ["str", "cp1251-bytes"])
+def test_archived_pages_decode_with_the_one_decoder(archive_settings, stored):
     page = "<html><head><meta charset='windows-1251'></head><body>Новости дня</body></html>"
-    store_raw(DOC_ID, page.encode("cp1251"), archive_settings)
-    assert load_raw(DOC_ID, archive_settings) == page
+    store_raw(DOC_ID, page if stored == "str" else page.encode("cp1251"), archive_settings)
+    assert decode_html(load_raw(DOC_ID, archive_settings))[0] == page
 
 
 def test_missing_page_is_permanent_not_archived(archive_settings):
@@ -116,6 +118,6 @@ def test_local_write_failure_keeps_previous_version(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         store_raw(DOC_ID, "<p>new</p>", settings)
     monkeypatch.undo()
-    assert load_raw(DOC_ID, settings) == PAGE
+    assert load_raw(DOC_ID, settings) == PAGE.encode()
     leftovers = [n for _, _, files in os.walk(tmp_path / "raw") for n in files if n.startswith(".tmp")]
     assert leftovers == []
