@@ -8,7 +8,6 @@ parameter; an unreachable cluster is a 503.
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the local Size annotation.
-import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -17,8 +16,6 @@ from fastapi.responses import JSONResponse
 from pipeline import search
 from pipeline.errors import PermanentError, RetryableError, WiredeskError
 from pipeline.settings import Settings
-
-LOGGER = logging.getLogger(__name__)
 
 Sort = Annotated[Literal["relevance", "date"], Query()]
 Values = Annotated[list[str] | None, Query(description="repeat to match any of several values")]

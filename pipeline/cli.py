@@ -13,8 +13,6 @@ import sys
 
 from pipeline.errors import WiredeskError
 
-LOGGER = logging.getLogger(__name__)
-
 # command -> (module, function, help). The function takes (args, settings) and returns an exit code.
 COMMANDS = {
     "extract": ("pipeline.extract", "run_extract_command", "parse HTML files into article JSON lines"),

@@ -5,12 +5,9 @@ The same library functions the DAGs call, for a person without Airflow running.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from pipeline.settings import Settings
-
-LOGGER = logging.getLogger(__name__)
 
 
 def crawl_once(settings: Settings, feed_names: list[str] | None = None, progress=None) -> dict:

@@ -7,11 +7,8 @@ links and redirect wrappers. :func:`canonical_url` folds those variants into one
 
 from __future__ import annotations
 
-import logging
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
-
-LOGGER = logging.getLogger(__name__)
 
 # Query parameters that identify a campaign or click, never the content.
 TRACKING_PARAMS = frozenset(

@@ -16,14 +16,11 @@ Nothing here imports another pipeline stage.
 from __future__ import annotations
 
 import functools
-import logging
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from pipeline.errors import PermanentError, Reason, RetryableError
 from pipeline.settings import Settings
-
-LOGGER = logging.getLogger(__name__)
 
 BUSY_STATUSES = (429, 502, 503, 504)
 

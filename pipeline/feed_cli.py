@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from rich.console import Console
 from rich.table import Table
 
 from pipeline.feed_state import health_of, merge_config, utcnow
-
-LOGGER = logging.getLogger(__name__)
 
 WIDE = 200  # when piped or captured, do not fold the table into 80 columns
 STATUS_STYLE = {"new": "green", "ok": "green", "not_modified": "dim", "failed": "red", "disabled": "yellow"}

@@ -51,13 +51,6 @@ class Feed:
         out["tags"] = list(self.tags)
         return out
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Feed":
-        """The inverse of :meth:`to_dict` (a mapped Airflow task receives a dict)."""
-        known = {k: v for k, v in data.items() if k in FEED_KEYS}
-        known["tags"] = tuple(known.get("tags") or ())
-        return cls(**known)
-
 
 def slug(text: str) -> str:
     """A lower-case, hyphenated name for a feed."""

@@ -6,7 +6,6 @@ ETag, Last-Modified, last poll and status, consecutive failures, health, next po
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +14,6 @@ from pipeline.esclient import es_boundary
 from pipeline.feed_registry import Feed
 from pipeline.index import ensure_indices
 from pipeline.settings import Settings
-
-LOGGER = logging.getLogger(__name__)
 
 MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 QUIET_FACTOR = 1.5  # each poll that finds nothing new stretches the interval by this much

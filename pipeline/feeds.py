@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from pipeline.documents import doc_id, pending_doc
 from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
+from pipeline.esclient import es_boundary
 from pipeline.feed_parse import FeedItem, ParsedFeed, parse_feed
 from pipeline.feed_registry import Feed, import_opml, load_feeds
 from pipeline.feed_state import (
@@ -37,9 +38,20 @@ from pipeline.feed_state import (
     success_interval,
     utcnow,
 )
-from pipeline.esclient import es_boundary
-from pipeline.http import (MAX_URL_CHARS, Answer, Ask, Politeness, RobotsCache, build_client, check_status, fetch_url,
-                           get_limiter, get_robots, host_key, parse_retry_after)
+from pipeline.http import (
+    MAX_URL_CHARS,
+    Answer,
+    Ask,
+    Politeness,
+    RobotsCache,
+    build_client,
+    check_status,
+    fetch_url,
+    get_limiter,
+    get_robots,
+    host_key,
+    parse_retry_after,
+)
 from pipeline.index import bulk_write, ensure_indices
 from pipeline.settings import Settings
 
@@ -98,14 +110,14 @@ def fetch_feed(client, state: dict, settings: Settings, robots: RobotsCache | No
     return fetch_url(state["url"], settings, client, politeness, Ask(conditional_headers(state)))
 
 
-def not_a_feed_reason(body: bytes) -> str:
+def not_a_feed_reason(body: bytes) -> Reason:
     """Why bytes that did not parse as a feed failed: empty, HTML, or something else."""
     head = body.lstrip()[:200].lower()
     if not head:
-        return "empty_body"
+        return Reason.EMPTY_BODY
     if head.startswith(HTML_START) or b"<html" in head:
-        return "html_not_feed"
-    return "not_a_feed"
+        return Reason.HTML_NOT_FEED
+    return Reason.NOT_A_FEED
 
 
 def check_answer(fetched: Answer) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from pipeline.esclient import es_boundary
 from pipeline.feed_state import SILENT_HOURS, health_of
 from pipeline.settings import Settings
-
-LOGGER = logging.getLogger(__name__)
 
 
 @es_boundary

@@ -187,12 +187,14 @@ def reenrich(since: str | None, until: str | None, source: str | None, settings:
 
 def housekeeping(settings: Settings | None = None) -> dict:
     """Refresh and merge segments of the article index; report document counts by status."""
+    from pipeline.esclient import map_es_errors
     from pipeline.health import status_counts
 
     settings = settings or airflow_settings()
     es = cluster(settings)
-    es.indices.refresh(index=settings.articles_alias)
-    es.indices.forcemerge(index=settings.articles_alias, only_expunge_deletes=True, wait_for_completion=False)
+    with map_es_errors(settings):
+        es.indices.refresh(index=settings.articles_alias)
+        es.indices.forcemerge(index=settings.articles_alias, only_expunge_deletes=True, wait_for_completion=False)
     return {"by_status": status_counts(es, settings)}
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.feed_registry import Feed, import_opml, load_feeds, read_opml
+from pipeline.feed_registry import import_opml, load_feeds, read_opml
 from pipeline.settings import Settings
 
 OPML = """<?xml version="1.0" encoding="utf-8"?>
@@ -73,11 +73,6 @@ def test_defaults_fill_name_and_source(tmp_path):
     [feed] = load_feeds(registry(tmp_path, "feeds:\n  - url: https://News.example/rss/world.xml\n"))
     assert feed.name == "news-example-rss-world-xml"
     assert feed.source == feed.name and feed.enabled and feed.interval_minutes is None
-
-
-def test_feed_round_trips_through_dict():
-    feed = Feed(name="a", url="https://a.example/", source="A", tags=("x",), interval_minutes=5)
-    assert Feed.from_dict(feed.to_dict()) == feed
 
 
 def test_read_opml(tmp_path):

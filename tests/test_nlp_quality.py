@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from pipeline.nlp.evaluation import score_ner, score_quotes
 from pipeline.settings import Settings

@@ -10,14 +10,11 @@ name that fits several people stays its own entity rather than being guessed.
 from __future__ import annotations
 
 import bisect
-import logging
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-
-LOGGER = logging.getLogger(__name__)
 
 # Name-like labels only: dates, amounts and ordinals are not facets.
 NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})

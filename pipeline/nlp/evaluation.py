@@ -8,7 +8,6 @@ scorer script on them, so the numbers are exactly what the scorer prints.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import subprocess
 import sys
@@ -17,8 +16,6 @@ from pathlib import Path
 
 from pipeline.nlp.enrich import enrich_texts
 from pipeline.nlp.model import load_nlp
-
-LOGGER = logging.getLogger(__name__)
 
 POLNEAR = Path("eval/quotes/polnear-dev")
 CONLL = Path("eval/ner/conll2003-dev.txt")

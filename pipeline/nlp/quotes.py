@@ -9,14 +9,11 @@ complement of a speech verb ("X said that ...") when nothing in it is quoted dir
 from __future__ import annotations
 
 import bisect
-import logging
 import re
 from dataclasses import dataclass
 
 from pipeline.nlp.entities import TITLES, person_genders
 from pipeline.nlp.quotemarks import QuoteSpan, find_quote_spans, is_title, quote_kind
-
-LOGGER = logging.getLogger(__name__)
 
 # Verbs whose subject is the source of reported speech (lemmas).
 SPEECH_VERBS = frozenset(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from pipeline import search
@@ -86,22 +86,13 @@ def add_api(app: FastAPI, settings: Settings) -> None:
         return quote_cards(request.app.state.es, settings, card_request(settings, request), limit)
 
 
-def missing_index(request: Request, exc: Exception) -> JSONResponse:
-    """Nothing polled or indexed yet: a 503 a person can act on."""
-    return JSONResponse(status_code=503, content={"detail": f"no index yet ({exc}): run `wiredesk index setup`",
-                                                  "reason": "no_index"})
-
-
 def add_error_handlers(app: FastAPI) -> None:
     """The same error answers as the search API (422 bad parameter, 503 cluster or index missing)."""
-    from elasticsearch import NotFoundError
-
     from pipeline import api
 
     app.add_exception_handler(search.InvalidParameter, api.invalid_parameter)
     app.add_exception_handler(RetryableError, api.unavailable)
     app.add_exception_handler(PermanentError, api.permanent)
-    app.add_exception_handler(NotFoundError, missing_index)
 
 
 def create_plugin_app(settings: Settings, es=None, authenticate: Authenticate = airflow_user,
