@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,12 +44,6 @@ class Feed:
     interval_minutes: int | None = None
     enabled: bool = True
     language: str | None = None
-
-    def to_dict(self) -> dict:
-        """A JSON-friendly dict (Airflow XCom, CLI output)."""
-        out = asdict(self)
-        out["tags"] = list(self.tags)
-        return out
 
 
 def slug(text: str) -> str:
