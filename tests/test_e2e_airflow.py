@@ -59,11 +59,12 @@ def pipeline_env(settings, wire, tmp_path, monkeypatch):
     from pipeline import settings as settings_module
     from pipeline import tasks
 
-    settings_module.get_settings.cache_clear()
-    tasks.cluster.cache_clear()
+    caches = (settings_module.get_settings, tasks.airflow_settings, tasks.cluster)  # each test its own settings
+    for cache in caches:
+        cache.cache_clear()
     yield settings_module.get_settings()
-    settings_module.get_settings.cache_clear()
-    tasks.cluster.cache_clear()
+    for cache in caches:
+        cache.cache_clear()
 
 
 @pytest.fixture(scope="module")
