@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from pipeline.nlp.enrich import enrich_texts
-from pipeline.nlp.evaluation import POLNEAR, score_ner, score_quotes
 from pipeline.nlp.model import load_nlp
+from pipeline.ops.nlp_eval import POLNEAR, score_ner, score_quotes
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

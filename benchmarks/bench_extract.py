@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from pipeline.errors import PermanentError
-from pipeline.extract import extract_article, read_html_file
-from pipeline.extract_eval import BODY_SET, NEWS_SET, list_pages, score_bodies, score_news
+from pipeline.extract.article import extract_article, read_html_file
+from pipeline.ops.extract_eval import BODY_SET, NEWS_SET, list_pages, score_bodies, score_news
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

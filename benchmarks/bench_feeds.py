@@ -42,9 +42,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from feeds_support import rss, stories  # noqa: E402
 
-from pipeline.feeds import poll_feeds  # noqa: E402
-from pipeline.index import connect, delete_indices, ensure_indices  # noqa: E402
+from pipeline.feeds.poll import poll_feeds  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
+from pipeline.store.client import connect  # noqa: E402
+from pipeline.store.indices import delete_indices, ensure_indices  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "bench_feeds.json"
 STORIES_PER_FEED = 10
@@ -54,7 +55,7 @@ CHANGED_SHARE = 0.10
 # Serves one fixtures folder on several ports (each port is its own politeness "host").
 WIRE_SCRIPT = """
 import sys, time
-from pipeline.replay import ReplayServer
+from pipeline.ops.replay import ReplayServer
 servers = [ReplayServer(sys.argv[1], port=int(p), seed_path=None).start() for p in sys.argv[2:]]
 print("ready", flush=True)
 while True:

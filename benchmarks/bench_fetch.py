@@ -26,11 +26,12 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.archive import load_raw, store_raw
-from pipeline.fetch import fetch_page
-from pipeline.http import BoundedDecoder, HostLimiter, Politeness, RobotsCache, build_client
-from pipeline.replay import DEMO_ROOT, ReplayServer
+from pipeline.fetch.hop import BoundedDecoder, build_client
+from pipeline.fetch.page import fetch_page
+from pipeline.fetch.politeness import HostLimiter, Politeness, RobotsCache
+from pipeline.ops.replay import DEMO_ROOT, ReplayServer
 from pipeline.settings import Settings
+from pipeline.store.archive import load_raw, store_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PAGES = ROOT / ".." / "shared" / "eval" / "article-extraction" / "html"

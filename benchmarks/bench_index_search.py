@@ -29,8 +29,12 @@ import time
 import uuid
 from pathlib import Path
 
-from pipeline import documents, index, search
+from pipeline.search.query import SearchRequest, build_request, search_articles, search_quotes
 from pipeline.settings import Settings
+from pipeline.store import documents
+from pipeline.store.bulk import index_articles
+from pipeline.store.client import connect
+from pipeline.store.indices import cluster_info, delete_indices, ensure_indices
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -51,10 +55,10 @@ def bulk_seconds(es, settings: Settings, docs: list[dict], ours: bool) -> float:
     """Seconds to write docs into a fresh index: index_articles, or a bare helpers.bulk baseline."""
     from elasticsearch import helpers
 
-    index.ensure_indices(es, settings)
+    ensure_indices(es, settings)
     start = time.perf_counter()
     if ours:
-        assert index.index_articles(es, settings, docs).failed == 0
+        assert index_articles(es, settings, docs).failed == 0
     else:
         helpers.bulk(es, ({"_index": settings.articles_alias, "_id": documents.doc_id(d["canonical_url"]), "_source": d}
                           for d in docs), chunk_size=500)
@@ -67,9 +71,9 @@ def bench_indexing(es, settings: Settings, docs: list[dict], rounds: int) -> dic
     for r in range(rounds):
         base_settings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}-base{r}"})
         baseline.append(bulk_seconds(es, base_settings, docs, ours=False))
-        index.delete_indices(es, base_settings)
+        delete_indices(es, base_settings)
         if r:  # only the last round's index stays for the searches
-            index.delete_indices(es, settings)
+            delete_indices(es, settings)
         ours.append(bulk_seconds(es, settings, docs, ours=True))
     es.indices.refresh(index=settings.articles_alias)
     base_s, ours_s = statistics.median(baseline), statistics.median(ours)
@@ -82,7 +86,7 @@ def bench_indexing(es, settings: Settings, docs: list[dict], rounds: int) -> dic
     }
 
 
-def random_request(settings: Settings, rng: random.Random) -> tuple[str, search.SearchRequest]:
+def random_request(settings: Settings, rng: random.Random) -> tuple[str, SearchRequest]:
     """One mixed search: text, some filters, a date range, a sort; sometimes a quote search."""
     options: dict = {"size": 10, "sort": rng.choice(["relevance", "relevance", "date"])}
     if rng.random() < 0.3:
@@ -99,7 +103,7 @@ def random_request(settings: Settings, rng: random.Random) -> tuple[str, search.
         options.pop("person", None)
         options["speaker"] = rng.choice(PEOPLE)[0].split()[-1]
     query = rng.choice(WORDS) if rng.random() < 0.9 else rng.choice(TOPICS)[0] + " " + rng.choice(PLACES)
-    return kind, search.build_request(settings, query, **options)
+    return kind, build_request(settings, query, **options)
 
 
 def timed(func) -> float:
@@ -113,7 +117,7 @@ def bench_searches(es, settings: Settings, count: int) -> dict:
     """p50/p95 of mixed searches with facets and highlights, and of a bare match baseline."""
     rng = random.Random(11)
     requests = [random_request(settings, rng) for _ in range(count + 20)]
-    run = {"articles": search.search_articles, "quotes": search.search_quotes}
+    run = {"articles": search_articles, "quotes": search_quotes}
     for kind, req in requests[:20]:  # warm-up: caches and JIT, not measured
         run[kind](es, settings, req)
     ours, bare = [], []
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating indexing rounds")
     args = parser.parse_args(argv)
     settings = Settings(index_prefix=f"wdbench-{uuid.uuid4().hex[:8]}")
-    es = index.connect(settings)
+    es = connect(settings)
     docs = [documents.prepare_article(d) for d in make_articles(args.docs, words=args.words)]
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     try:
@@ -150,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         searching = bench_searches(es, settings, args.searches)
         print(json.dumps({"search": searching}, indent=2))
     finally:
-        index.delete_indices(es, settings)
+        delete_indices(es, settings)
     words = statistics.median(d["word_count"] for d in docs)
-    result = {"cluster": index.cluster_info(es), "median_words_per_doc": words, "indexing": indexing,
+    result = {"cluster": cluster_info(es), "median_words_per_doc": words, "indexing": indexing,
               "search": searching, "targets": {"docs_per_second": 1000, "search_p95_ms": 150}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     es_start_timeout: float = 120.0
     es_request_timeout: float = 30.0
     index_prefix: str = "wiredesk"  # aliases are <prefix>-articles and <prefix>-feeds
-    # -- index and search (pipeline/index.py, pipeline/search.py, pipeline/api.py)
+    # -- index and search (pipeline/store/, pipeline/search/)
     es_max_retries: int = 3  # client-level retries on connection errors and timeouts
     bulk_chunk_docs: int = 500  # streaming_bulk chunk: whichever of docs/bytes is hit first
     bulk_chunk_bytes: int = 10 * 1024 * 1024
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     allow_private_addresses: bool = False  # SSRF guard; tests and the demo wire allow loopback
     # "host:port" entries let through the SSRF guard one by one (the demo wire), JSON list in the env.
     private_allowlist: tuple[str, ...] = ()
-    # -- article fetching retries (pipeline/fetch.py): bounded, so a worker never waits long
+    # -- article fetching retries (pipeline/fetch/page.py): bounded, so a worker never waits long
     fetch_attempts: int = 3  # tries per page for transient failures (429, 5xx, timeouts)
     fetch_backoff: float = 1.0  # first wait without Retry-After, doubling per try
     fetch_max_retry_wait: float = 10.0  # a longer Retry-After is not slept: the task retries later

@@ -59,14 +59,14 @@ def airflow_settings() -> Settings:
 @lru_cache(maxsize=1)
 def cluster(settings: Settings | None = None):
     """A client for the configured cluster (once per worker process); it sends no request."""
-    from pipeline.esclient import connect
+    from pipeline.store.client import connect
 
     return connect(settings or airflow_settings())
 
 
 def ready_cluster(settings: Settings):
     """The client, after one cheap check that the indices exist (created if not): a run's first task calls it."""
-    from pipeline.index import ensure_indices
+    from pipeline.store.indices import ensure_indices
 
     es = cluster(settings)
     ensure_indices(es, settings, if_missing=True)
@@ -75,7 +75,7 @@ def ready_cluster(settings: Settings):
 
 def list_due_feeds(settings: Settings | None = None) -> list[str]:
     """Names of the enabled feeds due for a poll."""
-    from pipeline.feeds import due_feeds
+    from pipeline.feeds.poll import due_feeds
 
     settings = settings or airflow_settings()
     names = [feed.name for feed in due_feeds(ready_cluster(settings), settings)]
@@ -85,8 +85,8 @@ def list_due_feeds(settings: Settings | None = None) -> list[str]:
 
 def poll_feed(feed_name: str, settings: Settings | None = None) -> dict:
     """Poll one feed by name; a bad feed is recorded in its state, never raised."""
-    from pipeline.feeds import load_feeds
-    from pipeline.feeds import poll_feed as poll
+    from pipeline.feeds.poll import poll_feed as poll
+    from pipeline.feeds.registry import load_feeds
 
     settings = settings or airflow_settings()
     feeds = {feed.name: feed for feed in load_feeds(settings)}
@@ -102,14 +102,14 @@ def poll_feed(feed_name: str, settings: Settings | None = None) -> dict:
 
 def summarize_polls(results: list[dict]) -> dict:
     """The poll cycle's summary (feeds by status, new items, errors), logged."""
-    from pipeline.feeds import summarize_polls as summarize
+    from pipeline.feeds.poll import summarize_polls as summarize
 
     return summarize(results)
 
 
 def event_extra(summary: dict) -> dict:
     """The small Metadata extra of an asset event: counts and a capped list of ids."""
-    from pipeline.feeds import EVENT_ID_CAP
+    from pipeline.feeds.poll import EVENT_ID_CAP
 
     extra = {k: v for k, v in summary.items() if isinstance(v, (int, str)) or k in ("by_status", "failed_by_reason")}
     ids = summary.get("new_ids") or summary.get("ids") or []
@@ -120,7 +120,7 @@ def event_extra(summary: dict) -> dict:
 
 def claim_chunks(run_id: str, settings: Settings | None = None) -> list[list[str]]:
     """Claim claimable items for this run and split them into chunks for mapped tasks."""
-    from pipeline.ingest import chunked, claim_items
+    from pipeline.ingest.claims import chunked, claim_items
 
     settings = settings or airflow_settings()
     ids = claim_items(ready_cluster(settings), settings, run_id, CLAIM_LIMIT)
@@ -129,7 +129,7 @@ def claim_chunks(run_id: str, settings: Settings | None = None) -> list[list[str
 
 def process_chunk(ids: list[str], run_id: str, settings: Settings | None = None) -> dict:
     """Fetch, extract, enrich and index one chunk; returns its counts."""
-    from pipeline.ingest import process_chunk as process
+    from pipeline.ingest.process import process_chunk as process
 
     settings = settings or airflow_settings()
     counts = process(cluster(settings), settings, ids, run_id).to_dict()
@@ -138,7 +138,7 @@ def process_chunk(ids: list[str], run_id: str, settings: Settings | None = None)
 
 def summarize_ingest(results: list[dict]) -> dict:
     """Total the chunk counts into the run summary shown in the log and the asset event."""
-    from pipeline.ingest import merge_counts
+    from pipeline.ingest.process import merge_counts
 
     summary = merge_counts([r for r in results if r])
     LOGGER.info("ingest run: %s", summary)
@@ -148,7 +148,7 @@ def summarize_ingest(results: list[dict]) -> dict:
 def record_run(kind: str, summary: dict, dag_id: str, run_id: str, started_at=None,
                settings: Settings | None = None) -> None:
     """Keep the run's counts as one record for the Feed Health page's "Recent runs" table."""
-    from pipeline.runs import record_run as record
+    from pipeline.store.runs import record_run as record
 
     settings = settings or airflow_settings()
     record(cluster(settings), settings, dag_id, run_id, kind, summary, started_at)
@@ -156,7 +156,7 @@ def record_run(kind: str, summary: dict, dag_id: str, run_id: str, started_at=No
 
 def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dict:
     """Failing, silent and slow feeds, logged as a table and returned."""
-    from pipeline.health import feed_health_report
+    from pipeline.feeds.health import feed_health_report
 
     settings = settings or airflow_settings()
     report = feed_health_report(ready_cluster(settings), settings, silent_hours)
@@ -169,8 +169,7 @@ def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dic
 
 def requeue_failed(settings: Settings | None = None) -> dict:
     """Release stale claims; retry-due failures are claimed again by the next ingest run."""
-    from pipeline.health import count_retry_due
-    from pipeline.ingest import release_stale_claims
+    from pipeline.ingest.claims import count_retry_due, release_stale_claims
 
     settings = settings or airflow_settings()
     es = cluster(settings)
@@ -179,7 +178,7 @@ def requeue_failed(settings: Settings | None = None) -> dict:
 
 def reenrich(since: str | None, until: str | None, source: str | None, settings: Settings | None = None) -> dict:
     """Re-extract and re-enrich documents of an older pipeline version from the raw archive."""
-    from pipeline.reprocess import reprocess_outdated
+    from pipeline.ingest.reprocess import reprocess_outdated
 
     settings = settings or airflow_settings()
     return reprocess_outdated(cluster(settings), settings, since=since, until=until, source=source)
@@ -187,8 +186,8 @@ def reenrich(since: str | None, until: str | None, source: str | None, settings:
 
 def housekeeping(settings: Settings | None = None) -> dict:
     """Refresh and merge segments of the article index; report document counts by status."""
-    from pipeline.esclient import map_es_errors
-    from pipeline.health import status_counts
+    from pipeline.ingest.claims import status_counts
+    from pipeline.store.client import map_es_errors
 
     settings = settings or airflow_settings()
     es = cluster(settings)

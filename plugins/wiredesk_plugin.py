@@ -1,7 +1,7 @@
 """Wiredesk inside the Airflow UI: the search API and pages under ``/wiredesk`` in the api-server.
 
 The plugin mounts one FastAPI app (``wiredesk_web.app``) under ``/wiredesk``: the search API of
-``pipeline.api`` (``/wiredesk/api/search``, ``/api/quotes``, ...), the feed-health API
+``pipeline.search.api`` (``/wiredesk/api/search``, ``/api/quotes``, ...), the feed-health API
 (``/wiredesk/api/feeds``) and small HTML pages, all behind the Airflow login. The pages appear in the
 Airflow navigation (Browse menu) as external views with a ``url_route``, so they render inside the UI.
 

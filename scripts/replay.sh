@@ -20,7 +20,7 @@ case "${1:-status}" in
     if (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
       echo "port $PORT is already taken by another program; stop it or set WIREDESK_REPLAY_PORT"; exit 1
     fi
-    nohup "$PY" -m pipeline.replay --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 < /dev/null &
+    nohup "$PY" -m pipeline.ops.replay --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 < /dev/null &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.2; done
     running || { echo "replay wire failed to start:"; tail -20 "$LOG"; exit 1; }

@@ -32,7 +32,7 @@ def es_url() -> str:
     """URL of the real cluster: WIREDESK_ES_URL, else the local node (started if needed)."""
     if url := os.environ.get("WIREDESK_ES_URL"):
         return url
-    from pipeline.local_es import LocalElasticsearch
+    from pipeline.ops.local_es import LocalElasticsearch
 
     status = LocalElasticsearch(Settings()).start()
     return status["url"]
@@ -62,7 +62,8 @@ def settings(es_url, tmp_path) -> Settings:
 @pytest.fixture
 def es(settings):
     """A client for the real cluster; the test's indices and templates are deleted afterwards."""
-    from pipeline.index import connect, delete_indices
+    from pipeline.store.client import connect
+    from pipeline.store.indices import delete_indices
 
     client = connect(settings)
     yield client

@@ -148,7 +148,7 @@ def es_settings(settings):
 @pytest.fixture
 def es_client(es, settings):
     """The shared client with this test's indices created (conftest deletes them afterwards)."""
-    from pipeline.index import ensure_indices
+    from pipeline.store.indices import ensure_indices
 
     ensure_indices(es, settings)
     return es

@@ -11,8 +11,11 @@ import uvicorn
 from fastapi import FastAPI
 from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
 
-from pipeline import documents, index
-from pipeline.api import create_app
+from pipeline.search.api import create_app
+from pipeline.store import documents
+from pipeline.store.bulk import index_articles
+from pipeline.store.client import connect
+from pipeline.store.indices import delete_indices, ensure_indices
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +36,15 @@ def serve(app) -> tuple[uvicorn.Server, str]:
 def api(es_url, tmp_path_factory):
     """A served API over a small realistic index; yields (httpx client, settings, docs)."""
     settings = fresh_settings(tmp_path_factory.mktemp("api"), es_url=es_url)
-    es = index.connect(settings)
-    index.ensure_indices(es, settings)
+    es = connect(settings)
+    ensure_indices(es, settings)
     docs = make_articles(60)
-    index.index_articles(es, settings, docs, refresh=True)
+    index_articles(es, settings, docs, refresh=True)
     server, base = serve(create_app(settings))
     with httpx.Client(base_url=base, timeout=30) as client:
         yield client, settings, docs
     server.should_exit = True
-    index.delete_indices(es, settings)
+    delete_indices(es, settings)
 
 
 def test_search(api):

@@ -9,10 +9,10 @@ import uuid
 import fsspec
 import pytest
 
-from pipeline.archive import has_raw, load_raw, raw_path, store_raw
-from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
+from pipeline.fetch.decode import decode_html
 from pipeline.settings import Settings
+from pipeline.store.archive import has_raw, load_raw, raw_path, store_raw
 
 DOC_ID = "3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6"
 PAGE = "<html><head><meta charset='utf-8'><title>Zürich</title></head><body><p>Ça va — 東京</p></body></html>"

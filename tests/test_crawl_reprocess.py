@@ -7,9 +7,9 @@ import sys
 import pytest
 from index_support import closed_port  # noqa: F401
 
-from pipeline.crawl import crawl_once
-from pipeline.replay import DEMO_ROOT, ReplayServer
-from pipeline.reprocess import reprocess_outdated
+from pipeline.ingest.crawl import crawl_once
+from pipeline.ingest.reprocess import reprocess_outdated
+from pipeline.ops.replay import DEMO_ROOT, ReplayServer
 from pipeline.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.dedup import canonical_url, is_tracking_param, unwrap_redirect
+from pipeline.feeds.urls import canonical_url, is_tracking_param, unwrap_redirect
 
 STORY = "https://news.example.com/world/story-123"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.replay import DEMO_ROOT, SEED_PATH, ReplayServer
+from pipeline.ops.replay import DEMO_ROOT, SEED_PATH, ReplayServer
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_SPEAKERS = {"François-Philippe Champagne", "Bessma Momani", "Jagmeet Singh"}
@@ -92,7 +92,7 @@ def search_docs(es, settings, query: dict) -> list[dict]:
 
 def assert_run_records(es, settings, new: int, indexed: int) -> None:
     """One record per DAG run, with the counts the Feed Health page shows."""
-    from pipeline.runs import recent_runs, runs_index
+    from pipeline.store.runs import recent_runs, runs_index
 
     es.indices.refresh(index=runs_index(settings))
     records = {r["kind"]: r for r in recent_runs(es, settings)}
@@ -130,7 +130,7 @@ def test_second_poll_adds_nothing_and_broken_feed_is_failing(airflow_db, dags, p
     run_dag(dags["wiredesk_poll_feeds"])
     es.indices.refresh(index=settings.articles_alias)  # the poll writes without refresh: count them all
     first = es.count(index=settings.articles_alias)["count"]
-    from pipeline.feed_state import load_states, state_id
+    from pipeline.feeds.state import load_states, state_id
 
     # Feeds are not due again yet: make them due by clearing next_poll_at, then poll again.
     for name in load_states(es, settings):
@@ -139,7 +139,7 @@ def test_second_poll_adds_nothing_and_broken_feed_is_failing(airflow_db, dags, p
     assert states["announce_new_items"] == "skipped"  # nothing new: no asset event
     assert es.count(index=settings.articles_alias)["count"] == first
 
-    from pipeline.health import feed_health_report
+    from pipeline.feeds.health import feed_health_report
 
     report = feed_health_report(es, settings)
     health = {row["name"]: row["health"] for row in report["feeds"]}

@@ -5,26 +5,32 @@ from __future__ import annotations
 import pytest
 from index_support import closed_port  # noqa: F401
 
-from pipeline import feed_state, health, index, ingest, reprocess, runs, search
 from pipeline.errors import PermanentError, RetryableError
-from pipeline.esclient import connect
+from pipeline.feeds.health import feed_health_report
+from pipeline.feeds.state import load_states
+from pipeline.ingest import reprocess
+from pipeline.ingest.claims import claim_items, count_retry_due, release_stale_claims, status_counts
+from pipeline.search.query import build_request, search_articles
+from pipeline.store import runs
+from pipeline.store.client import connect
+from pipeline.store.indices import current_index, ensure_indices, index_status
 
 pytestmark = pytest.mark.integration
 
 # Each library entry point that talks to Elasticsearch, called as its callers call it.
 ENTRY_POINTS = {
-    "claim_items": lambda es, s: ingest.claim_items(es, s, "run-1"),
-    "release_stale_claims": ingest.release_stale_claims,
-    "feed_health_report": health.feed_health_report,
-    "status_counts": health.status_counts,
-    "count_retry_due": health.count_retry_due,
+    "claim_items": lambda es, s: claim_items(es, s, "run-1"),
+    "release_stale_claims": release_stale_claims,
+    "feed_health_report": feed_health_report,
+    "status_counts": status_counts,
+    "count_retry_due": count_retry_due,
     "reprocess_outdated": reprocess.reprocess_outdated,
     "recent_runs": runs.recent_runs,
     "record_run": lambda es, s: runs.record_run(es, s, "wiredesk_poll_feeds", "manual__1", "poll", {}),
-    "load_states": feed_state.load_states,
-    "ensure_indices": index.ensure_indices,
-    "index_status": index.index_status,
-    "search_articles": lambda es, s: search.search_articles(es, s, search.build_request(s, "x")),
+    "load_states": load_states,
+    "ensure_indices": ensure_indices,
+    "index_status": index_status,
+    "search_articles": lambda es, s: search_articles(es, s, build_request(s, "x")),
 }
 
 
@@ -44,8 +50,8 @@ def test_missing_index_is_no_index(name, es, settings):
 
 
 def test_other_refusals_are_es_error(es, settings):
-    index.ensure_indices(es, settings)
-    es.indices.close(index=index.current_index(es, settings, "articles"))
+    ensure_indices(es, settings)
+    es.indices.close(index=current_index(es, settings, "articles"))
     with pytest.raises(PermanentError) as info:
-        health.status_counts(es, settings)
+        status_counts(es, settings)
     assert info.value.reason == "es_error" and "index_closed_exception" in str(info.value)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PermanentError
-from pipeline.extract import ExtractionTimeout, extract_article, strip_blocks, time_limit
+from pipeline.extract.article import ExtractionTimeout, extract_article, strip_blocks, time_limit
 from pipeline.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"

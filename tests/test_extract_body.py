@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract_body import clean_body, drop_author_bio, is_boilerplate
+from pipeline.extract.body import clean_body, drop_author_bio, is_boilerplate
 
 PROSE = [
     "The harbour board approved the dredging plan on Monday after a two-hour debate.",
@@ -90,8 +90,8 @@ RESCUE_PAGE = (
 
 
 def test_rescue_runs_readability_and_newspaper_when_trafilatura_finds_nothing(monkeypatch):
-    from pipeline import extract_body as body
-    from pipeline.extract import parse_html
+    from pipeline.extract import body
+    from pipeline.extract.article import parse_html
 
     monkeypatch.setattr(body, "run_trafilatura", lambda tree, **options: "")
     text, name = body.extract_body(parse_html(RESCUE_PAGE, 150), RESCUE_PAGE, ["Pier reopens"], None)
@@ -100,7 +100,7 @@ def test_rescue_runs_readability_and_newspaper_when_trafilatura_finds_nothing(mo
 
 
 def test_balanced_mode_wins_when_precision_keeps_too_little(monkeypatch):
-    from pipeline import extract_body as body
+    from pipeline.extract import body
 
     outputs = {True: "short", False: "\n".join(PROSE)}
     monkeypatch.setattr(body, "run_trafilatura", lambda tree, favor_precision=False: outputs[favor_precision])
@@ -115,14 +115,14 @@ def test_balanced_mode_wins_when_precision_keeps_too_little(monkeypatch):
     ],
 )
 def test_press_release_company_boilerplate_is_dropped(closing):
-    from pipeline.extract_body import drop_company_boilerplate
+    from pipeline.extract.body import drop_company_boilerplate
 
     text = "\n\n".join(PROSE + closing)
     assert drop_company_boilerplate(text).split("\n\n") == PROSE
 
 
 def test_company_sentence_inside_prose_is_kept():
-    from pipeline.extract_body import drop_company_boilerplate
+    from pipeline.extract.body import drop_company_boilerplate
 
     text = "\n\n".join(["Harbourline is a leading provider of ferry software, the company said.", *PROSE])
     assert drop_company_boilerplate(text) == text
@@ -158,7 +158,7 @@ def test_is_boilerplate_agrees_with_one_alternation(line):
     """Splitting the patterns into anchored and floating alternations changes no verdict."""
     import re
 
-    from pipeline.extract_body import BOILERPLATE_PATTERNS, MAX_BOILERPLATE_LINE
+    from pipeline.extract.body import BOILERPLATE_PATTERNS, MAX_BOILERPLATE_LINE
 
     combined = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS), re.I)
     assert is_boilerplate(line) == (len(line) < MAX_BOILERPLATE_LINE and combined.search(line) is not None)
@@ -173,8 +173,8 @@ def test_in_place_trafilatura_matches_bare_extraction(page, favor_precision):
     """run_trafilatura (which skips bare_extraction's copy of the tree) gives exactly bare_extraction's text."""
     from trafilatura import bare_extraction
 
-    from pipeline.extract import parse_html, to_text
-    from pipeline.extract_body import run_trafilatura
+    from pipeline.extract.article import parse_html, to_text
+    from pipeline.extract.body import run_trafilatura
     from pipeline.settings import Settings
 
     text = to_text(page.read_bytes(), Settings())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 CONTRACT = {"path", "url", "canonical_url", "title", "authors", "published_at", "language", "summary", "text", "image", "word_count"}
@@ -65,7 +65,7 @@ def test_missing_file_is_recorded(capsys, tmp_path):
 
 
 def test_jsonl_converts_to_score_body_input():
-    from pipeline.extract_eval import jsonl_to_body_predictions
+    from pipeline.ops.extract_eval import jsonl_to_body_predictions
 
     lines = ['{"path": "/x/abc123.html.gz", "text": "Body one"}', "", '{"path": "def.html", "text": ""}']
     assert jsonl_to_body_predictions(lines) == {"abc123": {"articleBody": "Body one"}, "def": {"articleBody": ""}}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract import extract_article
-from pipeline.extract_meta import clean_author_names, date_from_url, parse_datetime, strip_site_suffix
+from pipeline.extract.article import extract_article
+from pipeline.extract.meta import clean_author_names, date_from_url, parse_datetime, strip_site_suffix
 from pipeline.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
@@ -208,7 +208,7 @@ def test_lone_surrogate_in_jsonld_is_replaced(tmp_path):
     ],
 )
 def test_split_body_byline(text, authors, expected_text, expected_authors):
-    from pipeline.extract_meta import split_body_byline
+    from pipeline.extract.meta import split_body_byline
 
     assert split_body_byline(text, authors, ["Bay Chronicle"]) == (expected_text, expected_authors)
 
@@ -228,7 +228,7 @@ def test_split_body_byline(text, authors, expected_text, expected_authors):
 )
 def test_markup_authors_single_pass_matches_union(markup, expected):
     """The one-pass byline XPath finds exactly what the four-way union did, in page order."""
-    from pipeline.extract_meta import markup_authors, parse_html_tree
+    from pipeline.extract.meta import markup_authors, parse_html_tree
 
     tree = parse_html_tree(f"<html><body><h1>Title</h1>{markup}<p>Text.</p></body></html>")
     union = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract_eval import score_wiredesk
+from pipeline.ops.extract_eval import score_wiredesk
 from pipeline.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"

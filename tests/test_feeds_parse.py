@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.feed_parse import feed_ttl_minutes, parse_feed
+from pipeline.feeds.parse import feed_ttl_minutes, parse_feed
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 BASE = "https://wire.example/feeds/world.xml"

@@ -12,19 +12,21 @@ from datetime import timedelta
 
 import pytest
 from elastic_transport import ConnectionError as TransportConnectionError
-
 from feeds_support import rss, stories, with_registry, write_registry
 from test_fetch_page import drip, drip_headers
 from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
+
+from pipeline.cli.feeds import run_feeds_command
 from pipeline.errors import RetryableError
-from pipeline.feed_registry import Feed
-from pipeline.feed_state import HEALTH_LABELS, iso, load_states, merge_config, parse_iso, save_state, utcnow
-from pipeline.feeds import due_feeds, interleave_by_host, load_feeds, poll_feed, poll_feeds, run_feeds_command
-from pipeline.health import feed_health_report
-from pipeline.documents import doc_id
-from pipeline.index import connect, delete_indices, ensure_indices
-from pipeline.replay import DEMO_ROOT, ReplayServer
+from pipeline.feeds.health import HEALTH_LABELS, feed_health_report
+from pipeline.feeds.poll import due_feeds, interleave_by_host, poll_feed, poll_feeds
+from pipeline.feeds.registry import Feed, load_feeds
+from pipeline.feeds.state import iso, load_states, merge_config, parse_iso, save_state, utcnow
+from pipeline.ops.replay import DEMO_ROOT, ReplayServer
 from pipeline.settings import Settings
+from pipeline.store.client import connect
+from pipeline.store.documents import doc_id
+from pipeline.store.indices import delete_indices, ensure_indices
 
 pytestmark = pytest.mark.integration
 

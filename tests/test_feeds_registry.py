@@ -7,7 +7,7 @@ import re
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.feed_registry import import_opml, load_feeds, read_opml
+from pipeline.feeds.registry import import_opml, load_feeds, read_opml
 from pipeline.settings import Settings
 
 OPML = """<?xml version="1.0" encoding="utf-8"?>

@@ -7,10 +7,10 @@ import codecs
 import pytest
 from test_fetch_server import site  # noqa: F401 (the fixture)
 
-from pipeline.decode import decode_html
 from pipeline.errors import PermanentError
-from pipeline.fetch import fetch_page
-from pipeline.http import HostLimiter, Politeness
+from pipeline.fetch.decode import decode_html
+from pipeline.fetch.page import fetch_page
+from pipeline.fetch.politeness import HostLimiter, Politeness
 from pipeline.settings import Settings
 
 FRENCH = ("Le président a déclaré à la presse que l'économie française progressait, "

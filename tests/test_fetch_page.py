@@ -14,8 +14,8 @@ import pytest
 from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
 
 from pipeline.errors import PermanentError, RetryableError
-from pipeline.fetch import FetchedPage, fetch_page
-from pipeline.http import HostLimiter, Politeness, RobotsCache
+from pipeline.fetch.page import FetchedPage, fetch_page
+from pipeline.fetch.politeness import HostLimiter, Politeness, RobotsCache
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration

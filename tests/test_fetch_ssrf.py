@@ -13,10 +13,11 @@ import httpx
 import pytest
 from test_fetch_server import site  # noqa: F401 (the fixture)
 
-import pipeline.http
+import pipeline.fetch.guard
 from pipeline.errors import PermanentError, RetryableError
-from pipeline.fetch import fetch_page
-from pipeline.http import HostLimiter, Politeness, RobotsCache, build_client
+from pipeline.fetch.hop import build_client
+from pipeline.fetch.page import fetch_page
+from pipeline.fetch.politeness import HostLimiter, Politeness, RobotsCache
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,7 @@ def fake_dns(monkeypatch):
             return [(family, socket.SOCK_STREAM, 6, "", (address, port or 80))]
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline.http.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(pipeline.fetch.guard.socket, "getaddrinfo", getaddrinfo)
 
 
 def fetch_via_site(url: str, site, settings: Settings, hide_peer: bool = True):
@@ -188,7 +189,7 @@ def test_dns_is_checked_once_per_hop(site, strict, monkeypatch):
         lookups.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_IP, port or 80))]
 
-    monkeypatch.setattr(pipeline.http.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(pipeline.fetch.guard.socket, "getaddrinfo", getaddrinfo)
     site.add("/story", status=302, headers={"Location": "/page"})
     site.add("/page", body=HTML, headers={"Content-Type": "text/html"})
     assert fetch_via_site("http://news.example/story", site, strict).html == HTML

@@ -10,20 +10,9 @@ import httpx
 import pytest
 
 from pipeline.errors import PermanentError, RetryableError
-from pipeline.http import (
-    ROBOTS_ASK,
-    ROBOTS_MAX_BYTES,
-    Ask,
-    HostLimiter,
-    Politeness,
-    RobotsCache,
-    build_client,
-    check_status,
-    check_url,
-    fetch_url,
-    host_key,
-    parse_retry_after,
-)
+from pipeline.fetch.guard import check_url
+from pipeline.fetch.hop import ROBOTS_ASK, Ask, build_client, check_status, fetch_url, parse_retry_after
+from pipeline.fetch.politeness import ROBOTS_MAX_BYTES, HostLimiter, Politeness, RobotsCache, host_key
 from pipeline.settings import Settings
 
 

@@ -11,7 +11,9 @@ import httpx
 import pytest
 from index_support import closed_port, es_client, es_settings, make_articles  # noqa: F401
 
-from pipeline import documents, index
+from pipeline.store import documents
+from pipeline.store.bulk import BulkResult, BulkWriteError, index_articles, update_documents
+from pipeline.store.client import connect
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +27,8 @@ def count(es, settings) -> int:
 def test_same_batch_twice_leaves_same_count(es_client, es_settings, workers, chunk):
     settings = es_settings.model_copy(update={"bulk_workers": workers, "bulk_chunk_docs": chunk})
     docs = make_articles(50)
-    first = index.index_articles(es_client, settings, docs, refresh=True)
-    second = index.index_articles(es_client, settings, docs, refresh=True)
+    first = index_articles(es_client, settings, docs, refresh=True)
+    second = index_articles(es_client, settings, docs, refresh=True)
     assert (first.succeeded, second.succeeded, first.failed + second.failed) == (50, 50, 0)
     assert count(es_client, es_settings) == 50
 
@@ -38,7 +40,7 @@ def test_same_batch_twice_leaves_same_count(es_client, es_settings, workers, chu
 def test_malformed_document_is_recorded_failed_rest_land(es_client, es_settings, field, value):
     docs = make_articles(10)
     docs[3][field] = value
-    result = index.index_articles(es_client, es_settings, docs, refresh=True)
+    result = index_articles(es_client, es_settings, docs, refresh=True)
     assert result.succeeded == 9
     [failure] = result.failures
     bad_id = documents.doc_id(docs[3]["canonical_url"])
@@ -56,9 +58,9 @@ def test_rejected_document_is_released_from_its_claim(es_client, es_settings, fi
     item = make_articles(1)[0]
     _id = documents.doc_id(item["canonical_url"])
     claimed = {**item, "status": "claimed", "claimed_by": "run-1", "attempts": 2}
-    index.index_articles(es_client, es_settings, [claimed], refresh=True)
+    index_articles(es_client, es_settings, [claimed], refresh=True)
     built = {**item, "_id": _id, "attempts": 3, "claimed_by": None, field: value}  # attempts counts this one
-    result = index.index_articles(es_client, es_settings, [built], refresh=True)
+    result = index_articles(es_client, es_settings, [built], refresh=True)
     [failure] = result.failures
     recorded = es_client.get(index=es_settings.articles_alias, id=_id).body["_source"]
     assert (recorded["status"], recorded["claimed_by"], recorded["attempts"]) == ("failed", None, 3)
@@ -70,27 +72,27 @@ def test_rejected_document_is_released_from_its_claim(es_client, es_settings, fi
 def test_bulk_write_to_a_stopped_cluster_raises_bulk_write_error(es_settings, closed_port, workers):
     down = es_settings.model_copy(update={"es_url": f"http://127.0.0.1:{closed_port}", "es_max_retries": 0,
                                           "bulk_workers": workers})
-    with pytest.raises(index.BulkWriteError) as info:
-        index.index_articles(index.connect(down), down, make_articles(5))
+    with pytest.raises(BulkWriteError) as info:
+        index_articles(connect(down), down, make_articles(5))
     assert info.value.reason == "es_unavailable" and info.value.retryable
-    assert isinstance(info.value.partial, index.BulkResult) and info.value.partial.succeeded == 0
+    assert isinstance(info.value.partial, BulkResult) and info.value.partial.succeeded == 0
     assert f"127.0.0.1:{closed_port}" in str(info.value)
 
 
 def test_document_without_url_is_reported_not_dropped(es_client, es_settings):
     docs = make_articles(3)
     del docs[1]["url"], docs[1]["canonical_url"]
-    result = index.index_articles(es_client, es_settings, docs, refresh=True)
+    result = index_articles(es_client, es_settings, docs, refresh=True)
     assert result.succeeded == 2
     assert [f["reason"] for f in result.failures] == ["missing_url"]
 
 
 def test_update_documents_changes_status(es_client, es_settings):
     doc = make_articles(1)[0]
-    index.index_articles(es_client, es_settings, [doc], refresh=True)
+    index_articles(es_client, es_settings, [doc], refresh=True)
     _id = documents.doc_id(doc["canonical_url"])
     update = {_id: {"status": "claimed", "claimed_by": "worker-1", "claimed_at": "2026-11-26T10:00:00Z"}}
-    result = index.update_documents(es_client, es_settings, es_settings.articles_alias, update, refresh=True)
+    result = update_documents(es_client, es_settings, es_settings.articles_alias, update, refresh=True)
     assert result.succeeded == 1
     source = es_client.get(index=es_settings.articles_alias, id=_id).body["_source"]
     assert (source["status"], source["claimed_by"], source["title"]) == ("claimed", "worker-1", doc["title"])
@@ -166,7 +168,7 @@ def through_proxy(settings, statuses=(), reject_items=0, **overrides):
     update = {"es_url": f"http://127.0.0.1:{proxy.server_port}", "es_max_retries": 0, "bulk_initial_backoff": 0.02}
     via_proxy = settings.model_copy(update={**update, **overrides})
     try:
-        yield proxy, via_proxy, index.connect(via_proxy)
+        yield proxy, via_proxy, connect(via_proxy)
     finally:
         proxy.shutdown()
 
@@ -174,7 +176,7 @@ def through_proxy(settings, statuses=(), reject_items=0, **overrides):
 @pytest.mark.parametrize("statuses", [[429], [503, 429], [429, 429, 503]])
 def test_bulk_retries_rejected_requests_with_backoff(es_client, es_settings, statuses):
     with through_proxy(es_settings, statuses) as (proxy, via_proxy, client):
-        result = index.index_articles(client, via_proxy, make_articles(20), refresh=True)
+        result = index_articles(client, via_proxy, make_articles(20), refresh=True)
     assert (result.succeeded, result.failed) == (20, 0)
     assert proxy.bulk_calls == len(statuses) + 1
     assert count(es_client, es_settings) == 20
@@ -183,7 +185,7 @@ def test_bulk_retries_rejected_requests_with_backoff(es_client, es_settings, sta
 @pytest.mark.parametrize("rejections", [1, 3])
 def test_bulk_retries_rejected_items(es_client, es_settings, rejections):
     with through_proxy(es_settings, reject_items=rejections) as (proxy, via_proxy, client):
-        result = index.index_articles(client, via_proxy, make_articles(10), refresh=True)
+        result = index_articles(client, via_proxy, make_articles(10), refresh=True)
     assert (result.succeeded, result.failed) == (10, 0)
     assert proxy.bulk_items == [10, 1, 1, 1][: rejections + 1]  # only the rejected item is sent again
     assert count(es_client, es_settings) == 10
@@ -198,13 +200,13 @@ def test_bulk_retries_rejected_items(es_client, es_settings, rejections):
 )
 def test_bulk_chunks_by_count_and_bytes(es_client, es_settings, overrides, check):
     with through_proxy(es_settings, **overrides) as (proxy, via_proxy, client):
-        result = index.index_articles(client, via_proxy, make_articles(20))
+        result = index_articles(client, via_proxy, make_articles(20))
     assert result.succeeded == 20 and check(proxy), (proxy.bulk_items, proxy.bulk_bytes)
 
 
 def test_rejections_beyond_retries_are_reported(es_client, es_settings):
     with through_proxy(es_settings, [429] * 3, bulk_max_retries=2) as (proxy, via_proxy, client):
-        result = index.index_articles(client, via_proxy, make_articles(5))
+        result = index_articles(client, via_proxy, make_articles(5))
     assert result.succeeded == 0
     assert [f["status"] for f in result.failures] == [429] * 5
     assert count(es_client, es_settings) == 0  # retryable failures are reported, not recorded as failed items

@@ -9,10 +9,24 @@ import time
 import pytest
 from index_support import es_client, es_settings, make_articles  # noqa: F401
 
-from pipeline import documents, index
-from pipeline.cli import main
-from pipeline.feed_state import save_state
+from pipeline.cli.main import main
+from pipeline.errors import PermanentError
+from pipeline.feeds.state import save_state
 from pipeline.settings import Settings
+from pipeline.store import documents
+from pipeline.store.bulk import index_articles, now_iso
+from pipeline.store.indices import (
+    cluster_modules,
+    copy_documents,
+    copy_recent,
+    create_index,
+    current_index,
+    index_name,
+    migrate,
+    swap_alias,
+)
+from pipeline.store import mappings
+from pipeline.store.mappings import build_articles_mappings
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +50,12 @@ class Searcher(threading.Thread):
 
 def test_migration_keeps_documents_and_search_answering(es_client, es_settings):
     docs = make_articles(600)
-    index.index_articles(es_client, es_settings, docs, refresh=True)
+    index_articles(es_client, es_settings, docs, refresh=True)
     searcher = Searcher(es_client, es_settings.articles_alias)
     searcher.start()
     time.sleep(0.2)
     try:
-        result = index.migrate(es_client, es_settings, "articles")
+        result = migrate(es_client, es_settings, "articles")
     finally:
         searcher.stop.set()
         searcher.join()
@@ -49,28 +63,28 @@ def test_migration_keeps_documents_and_search_answering(es_client, es_settings):
     assert result["documents"] == 600
     assert searcher.errors == [] and searcher.counts
     assert min(searcher.counts) == 600
-    assert index.current_index(es_client, es_settings, "articles") == result["to"]
+    assert current_index(es_client, es_settings, "articles") == result["to"]
     es_client.indices.refresh(index=es_settings.articles_alias)
     assert es_client.count(index=es_settings.articles_alias).body["count"] == 600
     # writes through the alias now land in v2
     extra = make_articles(5, start=1000)
-    index.index_articles(es_client, es_settings, extra, refresh=True)
+    index_articles(es_client, es_settings, extra, refresh=True)
     assert es_client.count(index=result["to"]).body["count"] == 605
 
 
 def test_writes_during_copy_are_caught_up(es_client, es_settings):
-    index.index_articles(es_client, es_settings, make_articles(300), refresh=True)
-    old = index.current_index(es_client, es_settings, "articles")
-    new = index.index_name(es_settings, "articles", 2)
-    index.create_index(es_client, new)
-    started = index.now_iso()
-    index.copy_documents(es_client, es_settings, old, new)
+    index_articles(es_client, es_settings, make_articles(300), refresh=True)
+    old = current_index(es_client, es_settings, "articles")
+    new = index_name(es_settings, "articles", 2)
+    create_index(es_client, new)
+    started = now_iso()
+    copy_documents(es_client, es_settings, old, new)
     # a write lands in the old index after the copy, before the alias moves
     late = make_articles(1, start=5000)[0]
     changed = dict(make_articles(1)[0], title="Updated headline")
-    index.index_articles(es_client, es_settings, [late, changed], refresh=True)
-    index.swap_alias(es_client, es_settings.articles_alias, old, new)
-    assert index.copy_recent(es_client, old, new, started) == 2
+    index_articles(es_client, es_settings, [late, changed], refresh=True)
+    swap_alias(es_client, es_settings.articles_alias, old, new)
+    assert copy_recent(es_client, old, new, started) == 2
     es_client.indices.refresh(index=new)
     assert es_client.count(index=new).body["count"] == 301
     got = es_client.get(index=new, id=documents.doc_id(changed["canonical_url"])).body["_source"]
@@ -78,7 +92,7 @@ def test_writes_during_copy_are_caught_up(es_client, es_settings):
 
 
 def test_migrate_feeds_and_cli(es_client, es_settings, monkeypatch, capsys):
-    for i in range(4):  # feed state keyed as the poller keys it (feed_state.state_id)
+    for i in range(4):  # feed state keyed as the poller keys it (feeds.state.state_id)
         save_state(es_client, es_settings, {"url": f"https://news.example.org/f{i}.xml", "name": f"f{i}"})
     es_client.indices.refresh(index=es_settings.feeds_alias)
     monkeypatch.setattr("pipeline.settings.get_settings", lambda: es_settings)
@@ -96,24 +110,24 @@ def test_migrate_feeds_and_cli(es_client, es_settings, monkeypatch, capsys):
 
 
 def test_cluster_modules_reports_no_reindex_on_core_distribution(es_client):
-    modules = index.cluster_modules(es_client)
+    modules = cluster_modules(es_client)
     assert "transport-netty4" in modules and "reindex" not in modules
 
 
 def test_migration_that_does_not_fit_leaves_alias(es_client, es_settings, monkeypatch):
-    index.index_articles(es_client, es_settings, make_articles(20), refresh=True)
-    original = index.build_articles_mappings
+    index_articles(es_client, es_settings, make_articles(20), refresh=True)
+    original = build_articles_mappings
 
     def stricter():  # the next version maps word_count as a date: no article fits it
         mappings = original()
         mappings["properties"]["word_count"] = {"type": "date", "format": "yyyy"}
         return mappings
 
-    monkeypatch.setattr(index, "build_articles_mappings", stricter)
-    with pytest.raises(index.PermanentError, match="did not fit") as info:
-        index.migrate(es_client, es_settings, "articles")
+    monkeypatch.setattr(mappings, "build_articles_mappings", stricter)
+    with pytest.raises(PermanentError, match="did not fit") as info:
+        migrate(es_client, es_settings, "articles")
     assert info.value.reason == "migration_failed"
-    assert index.current_index(es_client, es_settings, "articles") == f"{es_settings.index_prefix}-articles-v1"
+    assert current_index(es_client, es_settings, "articles") == f"{es_settings.index_prefix}-articles-v1"
     assert es_client.count(index=es_settings.articles_alias).body["count"] == 20
 
 

@@ -1,6 +1,6 @@
 """An Elasticsearch restart between two writes loses nothing.
 
-Runs a second, private node (pipeline/local_es.py) on a free port in a temporary folder: the shared
+Runs a second, private node (pipeline/ops/local_es.py) on a free port in a temporary folder: the shared
 cluster is never restarted. The node is killed hard (SIGKILL, like a crash), so only what
 Elasticsearch acknowledged as durable can survive.
 """
@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 from index_support import make_articles
 
-from pipeline import documents, index
 from pipeline.errors import RetryableError
-from pipeline.local_es import LocalElasticsearch
+from pipeline.ops.local_es import LocalElasticsearch
 from pipeline.settings import Settings
+from pipeline.store import documents
+from pipeline.store.bulk import index_articles
+from pipeline.store.client import connect
+from pipeline.store.indices import ensure_indices
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -73,18 +76,18 @@ def crash(node: LocalElasticsearch) -> None:
 
 def test_restart_between_two_writes_loses_nothing(private_node):
     settings, node = private_node
-    es = index.connect(settings)
-    index.ensure_indices(es, settings)
+    es = connect(settings)
+    ensure_indices(es, settings)
     first, second = make_articles(200), make_articles(200, start=200)
     # No refresh: acknowledged means durable (translog), not necessarily searchable yet.
-    assert index.index_articles(es, settings, first).failed == 0
+    assert index_articles(es, settings, first).failed == 0
     crash(node)
     with pytest.raises(RetryableError):  # a write while the node is down is refused, not lost silently
-        index.index_articles(es, settings, second)
+        index_articles(es, settings, second)
     node.start()
-    es = index.connect(settings)
+    es = connect(settings)
     es.cluster.health(index=settings.articles_alias, wait_for_status="yellow", timeout="60s")
-    assert index.index_articles(es, settings, second, refresh=True).failed == 0  # the caller's retry
+    assert index_articles(es, settings, second, refresh=True).failed == 0  # the caller's retry
     ids = [documents.doc_id(d["canonical_url"]) for d in first + second]
     found = es.mget(index=settings.articles_alias, ids=ids, source=False).body["docs"]
     assert all(d["found"] for d in found)

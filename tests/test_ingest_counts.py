@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.feed_parse import FeedItem
-from pipeline.feed_registry import Feed
-from pipeline.feeds import write_items
-from pipeline.index import ensure_indices
-from pipeline.ingest import claim_items, process_chunk
-from pipeline.replay import DEMO_ROOT, ReplayServer
+from pipeline.feeds.parse import FeedItem
+from pipeline.feeds.poll import write_items
+from pipeline.feeds.registry import Feed
+from pipeline.ingest.claims import claim_items
+from pipeline.ingest.process import process_chunk
+from pipeline.ops.replay import DEMO_ROOT, ReplayServer
+from pipeline.store.indices import ensure_indices
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
-from pipeline import local_es
 from pipeline.errors import ConfigError
-from pipeline.local_es import LocalElasticsearch, probe_cluster
+from pipeline.ops import local_es
+from pipeline.ops.local_es import LocalElasticsearch, probe_cluster
 from pipeline.settings import Settings
 
 

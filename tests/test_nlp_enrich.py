@@ -187,7 +187,7 @@ def news_page(text: str, lang: str) -> str:
 
 @pytest.mark.parametrize("text, declared, language, analysed", DISAGREED.values(), ids=DISAGREED.keys())
 def test_extraction_and_enrichment_make_one_language_decision(text, declared, language, analysed):
-    from pipeline.extract import extract_article
+    from pipeline.extract.article import extract_article
 
     article = extract_article(news_page(text, declared), url="https://news.example.org/a/1", settings=SETTINGS)
     assert article.language == language

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
-from pipeline.nlp.evaluation import score_ner, score_quotes
+from pipeline.ops.nlp_eval import score_ner, score_quotes
 from pipeline.settings import Settings
 
 BASELINE = Path(__file__).resolve().parent / "quality" / "nlp_baseline.json"

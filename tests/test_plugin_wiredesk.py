@@ -107,13 +107,14 @@ DEMO_RUNS = [  # (dag_id, run_id, kind, summary) in the order they finished
 
 def index_demo(es, settings) -> None:
     """The demo articles, feed states and run records, searchable right away."""
-    from pipeline.feed_state import save_state
-    from pipeline.index import ensure_indices, index_articles
-    from pipeline.runs import record_run, runs_index
+    from pipeline.feeds.state import save_state
+    from pipeline.store.bulk import index_articles
+    from pipeline.store.indices import ensure_indices
+    from pipeline.store.runs import record_run, runs_index
 
     ensure_indices(es, settings)
     assert not index_articles(es, settings, DEMO_ARTICLES, refresh=True).failures
-    for feed in DEMO_FEEDS:  # keyed as the poller keys them (feed_state.state_id)
+    for feed in DEMO_FEEDS:  # keyed as the poller keys them (feeds.state.state_id)
         save_state(es, settings, dict(feed))
     es.indices.refresh(index=settings.feeds_alias)
     for dag_id, run_id, kind, summary in DEMO_RUNS:
@@ -146,7 +147,7 @@ def test_plugin_module_imports_nothing_heavy():
         "import sys; sys.path.insert(0, sys.argv[1]); import airflow.plugins_manager; before = set(sys.modules);"
         "import wiredesk_plugin; new = set(sys.modules) - before;"
         "print(sorted(m for m in new if m.split('.')[0] in ('elasticsearch', 'wiredesk_web', 'spacy') "
-        "or m in ('pipeline.api', 'pipeline.search')))"
+        "or m in ('pipeline.search.api', 'pipeline.search.query')))"
     )
     result = subprocess.run([sys.executable, "-c", code, str(PLUGINS)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -173,8 +174,8 @@ def demo_settings(es_url, tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo_es(demo_settings):
     """A client over the indexed demo coverage; the module's indices are deleted afterwards."""
-    from pipeline.index import delete_indices
-    from pipeline.index import connect
+    from pipeline.store.client import connect
+    from pipeline.store.indices import delete_indices
 
     client = connect(demo_settings)
     index_demo(client, demo_settings)

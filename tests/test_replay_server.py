@@ -8,7 +8,7 @@ import feedparser
 import httpx
 import pytest
 
-from pipeline.replay import DEMO_ROOT, SEED_ROUTE, ReplayServer, seed_parts
+from pipeline.ops.replay import DEMO_ROOT, SEED_ROUTE, ReplayServer, seed_parts
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import runs
-from pipeline.index import ensure_indices
+from pipeline.store import runs
+from pipeline.store.indices import ensure_indices
 
 POLL_SUMMARY = {"feeds": 3, "by_status": {"new": 2, "failed": 1}, "new_count": 7, "new_ids": ["a", "b"],
                 "errors": {"broken": {"reason": "http_5xx", "message": "HTTP 500"}}}
@@ -63,7 +63,7 @@ def test_record_run_logs_instead_of_failing(es, settings, caplog):
     """A refused write (here: the index is closed) is a warning; the task goes on."""
     ensure_indices(es, settings)
     es.indices.close(index=runs.runs_index(settings))
-    with caplog.at_level(logging.WARNING, logger="pipeline.runs"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.store.runs"):
         assert runs.record_run(es, settings, "wiredesk_poll_feeds", "scheduled__2", "poll", POLL_SUMMARY) is None
     assert "not written" in caplog.text
 

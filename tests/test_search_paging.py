@@ -8,8 +8,18 @@ import threading
 import pytest
 from index_support import es_client, es_settings, fresh_settings, make_articles  # noqa: F401
 
-from pipeline import documents, index, search
-from pipeline.cli import main
+from pipeline.cli.main import main
+from pipeline.search.query import (
+    InvalidParameter,
+    build_body,
+    build_request,
+    decode_cursor,
+    encode_cursor,
+    parse_when,
+    search_articles,
+)
+from pipeline.store import documents
+from pipeline.store.bulk import index_articles
 
 
 class Writer(threading.Thread):
@@ -25,7 +35,7 @@ class Writer(threading.Thread):
             docs = make_articles(5, seed=batch, start=10_000 + batch * 5)
             for i, doc in enumerate(docs):  # spread dates on both sides of the existing ones
                 doc["published_at"] = f"20{26 + (i % 2) * 2 - 1}-0{1 + batch % 9}-1{i}T00:00:00+00:00"
-            self.written += index.index_articles(self.es, self.settings, docs).succeeded
+            self.written += index_articles(self.es, self.settings, docs).succeeded
             self.es.indices.refresh(index=self.settings.articles_alias)
             batch += 1
 
@@ -34,7 +44,7 @@ class Writer(threading.Thread):
 @pytest.mark.parametrize("sort", ["date", "relevance"])
 def test_search_after_paging_stable_under_concurrent_writes(es_client, es_settings, sort):
     docs = make_articles(150)
-    index.index_articles(es_client, es_settings, docs, refresh=True)
+    index_articles(es_client, es_settings, docs, refresh=True)
     original = {documents.doc_id(d["canonical_url"]) for d in docs}
     writer = Writer(es_client, es_settings)
     writer.start()
@@ -42,9 +52,9 @@ def test_search_after_paging_stable_under_concurrent_writes(es_client, es_settin
     cursor = None
     try:
         while True:
-            req = search.build_request(es_settings, "minister OR talks OR officials", sort=sort, size=9,
+            req = build_request(es_settings, "minister OR talks OR officials", sort=sort, size=9,
                                        collapse=False, facets=False, cursor=cursor)
-            page = search.search_articles(es_client, es_settings, req)
+            page = search_articles(es_client, es_settings, req)
             seen += [h["id"] for h in page["hits"]]
             cursor = page["next_cursor"]
             if not cursor:
@@ -59,13 +69,13 @@ def test_search_after_paging_stable_under_concurrent_writes(es_client, es_settin
 
 @pytest.mark.integration
 def test_expired_point_in_time_is_a_clear_error(es_client, es_settings):
-    index.index_articles(es_client, es_settings, make_articles(12), refresh=True)
-    req = search.build_request(es_settings, "minister", size=5, collapse=False)
-    page = search.search_articles(es_client, es_settings, req)
-    pit = search.decode_cursor(page["next_cursor"])["pit"]
+    index_articles(es_client, es_settings, make_articles(12), refresh=True)
+    req = build_request(es_settings, "minister", size=5, collapse=False)
+    page = search_articles(es_client, es_settings, req)
+    pit = decode_cursor(page["next_cursor"])["pit"]
     es_client.close_point_in_time(id=pit)
-    with pytest.raises(search.InvalidParameter, match="expired"):
-        search.search_articles(es_client, es_settings, search.build_request(
+    with pytest.raises(InvalidParameter, match="expired"):
+        search_articles(es_client, es_settings, build_request(
             es_settings, "minister", size=5, collapse=False, cursor=page["next_cursor"]))
 
 
@@ -82,7 +92,7 @@ def test_expired_point_in_time_is_a_clear_error(es_client, es_settings):
     ],
 )
 def test_parse_when(value, end, expected):
-    assert search.parse_when("since", value, end=end) == expected
+    assert parse_when("since", value, end=end) == expected
 
 
 @pytest.mark.parametrize(
@@ -95,13 +105,13 @@ def test_parse_when(value, end, expected):
         ({"size": -1}, "size"),
         ({"sort": "popularity"}, "sort"),
         ({"cursor": "not-a-cursor"}, "cursor"),
-        ({"cursor": search.encode_cursor({"x": 1})}, "cursor"),
+        ({"cursor": encode_cursor({"x": 1})}, "cursor"),
         ({"colour": "red"}, "colour"),
     ],
 )
 def test_build_request_rejects_bad_parameters(tmp_path, kwargs, param):
-    with pytest.raises(search.InvalidParameter) as info:
-        search.build_request(fresh_settings(tmp_path), "q", **kwargs)
+    with pytest.raises(InvalidParameter) as info:
+        build_request(fresh_settings(tmp_path), "q", **kwargs)
     assert info.value.param == param and info.value.detail
 
 
@@ -110,30 +120,30 @@ def test_build_request_rejects_bad_parameters(tmp_path, kwargs, param):
     [("2026-11-05T10:00:00Z", "2026-11-05"), ("2026-11-05", "2026-11-05"), ("2026-11-01", "2026-11-05T00:00:00Z")],
 )
 def test_build_request_accepts_same_day_ranges(tmp_path, since, until):
-    req = search.build_request(fresh_settings(tmp_path), "q", since=since, until=until)
+    req = build_request(fresh_settings(tmp_path), "q", since=since, until=until)
     assert req.since and req.until
 
 
 @pytest.mark.parametrize("collapse,cursor", [(True, {"after": [1, "x"]}), (False, {"from": 10})])
 def test_cursor_from_the_other_paging_mode_is_refused(tmp_path, collapse, cursor):
-    req = search.build_request(fresh_settings(tmp_path), "q", collapse=collapse, cursor=search.encode_cursor(cursor))
-    with pytest.raises(search.InvalidParameter, match="collapse"):
-        search.build_body(req)
+    req = build_request(fresh_settings(tmp_path), "q", collapse=collapse, cursor=encode_cursor(cursor))
+    with pytest.raises(InvalidParameter, match="collapse"):
+        build_body(req)
 
 
 def test_build_request_normalises_filters(tmp_path):
-    req = search.build_request(fresh_settings(tmp_path), "  oil ", source="Reuters", speaker=["A", " ", None])
+    req = build_request(fresh_settings(tmp_path), "  oil ", source="Reuters", speaker=["A", " ", None])
     assert (req.query, req.source, req.speaker) == ("oil", ("Reuters",), ("A",))
 
 
 def test_cursor_round_trip():
     cursor = {"after": [1.5, 1793728620000, "https://x.example/a"], "pit": None}
-    assert search.decode_cursor(search.encode_cursor(cursor)) == cursor
+    assert decode_cursor(encode_cursor(cursor)) == cursor
 
 
 @pytest.mark.integration
 def test_cli_search_json(es_client, es_settings, monkeypatch, capsys):
-    index.index_articles(es_client, es_settings, make_articles(40), refresh=True)
+    index_articles(es_client, es_settings, make_articles(40), refresh=True)
     monkeypatch.setattr("pipeline.settings.get_settings", lambda: es_settings)
     assert main(["search", "Iran", "--source", "Reuters", "--since", "2026-11-01", "--json", "--size", "5"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -144,7 +154,7 @@ def test_cli_search_json(es_client, es_settings, monkeypatch, capsys):
 
 @pytest.mark.integration
 def test_cli_search_quotes_table(es_client, es_settings, monkeypatch, capsys):
-    index.index_articles(es_client, es_settings, make_articles(40), refresh=True)
+    index_articles(es_client, es_settings, make_articles(40), refresh=True)
     monkeypatch.setattr("pipeline.settings.get_settings", lambda: es_settings)
     assert main(["search", "Iran", "--speaker", "Momani", "--quotes"]) == 0
     out = capsys.readouterr().out

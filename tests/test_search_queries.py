@@ -7,7 +7,19 @@ from collections import Counter
 import pytest
 from index_support import fresh_settings, make_articles
 
-from pipeline import documents, index, search
+from pipeline.search.query import (
+    build_request,
+    get_article,
+    more_like_this,
+    parse_quote_question,
+    search_articles,
+    search_facets,
+    search_quotes,
+)
+from pipeline.store import documents
+from pipeline.store.bulk import index_articles
+from pipeline.store.client import connect
+from pipeline.store.indices import delete_indices, ensure_indices
 
 pytestmark = pytest.mark.integration
 
@@ -18,20 +30,20 @@ N_DOCS = 120
 def corpus(es_url, tmp_path_factory):
     """One read-only index for the whole module (searches do not write)."""
     settings = fresh_settings(tmp_path_factory.mktemp("search"), es_url=es_url)
-    es = index.connect(settings)
-    index.ensure_indices(es, settings)
+    es = connect(settings)
+    ensure_indices(es, settings)
     docs = [documents.prepare_article(d) for d in make_articles(N_DOCS)]
-    result = index.index_articles(es, settings, docs, refresh=True)
+    result = index_articles(es, settings, docs, refresh=True)
     assert result.failed == 0
     yield settings, es, docs
-    index.delete_indices(es, settings)
+    delete_indices(es, settings)
 
 
 def run(corpus, query="", **options):
     settings, es, _ = corpus
     options.setdefault("size", 100)
     options.setdefault("collapse", False)
-    return search.search_articles(es, settings, search.build_request(settings, query, **options))
+    return search_articles(es, settings, build_request(settings, query, **options))
 
 
 def ids_where(docs, predicate) -> set[str]:
@@ -138,7 +150,7 @@ def test_day_histogram(corpus):
 
 def test_facets_endpoint_function(corpus):
     settings, es, docs = corpus
-    result = search.search_facets(es, settings, search.build_request(settings, "", source="AP"))
+    result = search_facets(es, settings, build_request(settings, "", source="AP"))
     assert result["total"] == sum(d["source"] == "AP" for d in docs)
     assert [b["value"] for b in result["facets"]["sources"]] == ["AP"]
 
@@ -162,7 +174,7 @@ def test_sort_by_date(corpus):
 
 def test_collapse_near_duplicates_by_default(corpus):
     settings, es, docs = corpus
-    collapsed = search.search_articles(es, settings, search.build_request(settings, "", size=100))
+    collapsed = search_articles(es, settings, build_request(settings, "", size=100))
     groups = [h["duplicate_group"] for h in collapsed["hits"]]
     assert len({d["duplicate_group"] for d in docs}) < N_DOCS
     assert len(groups) == len(set(groups)) == 100  # one hit per group, a full page
@@ -173,7 +185,7 @@ def test_collapsed_pages_cover_every_group_once(corpus):
     settings, es, docs = corpus
     seen, cursor = [], None
     while True:
-        page = search.search_articles(es, settings, search.build_request(settings, "", size=25, sort="date", cursor=cursor))
+        page = search_articles(es, settings, build_request(settings, "", size=25, sort="date", cursor=cursor))
         seen += [h["duplicate_group"] for h in page["hits"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -184,7 +196,7 @@ def test_collapsed_pages_cover_every_group_once(corpus):
 def test_more_like_this(corpus):
     settings, es, docs = corpus
     target = docs[3]
-    similar = search.more_like_this(es, settings, documents.doc_id(target["canonical_url"]), size=5)
+    similar = more_like_this(es, settings, documents.doc_id(target["canonical_url"]), size=5)
     assert similar and all(h["id"] != documents.doc_id(target["canonical_url"]) for h in similar)
     topic_word = target["title"].split()[0]
     assert sum(topic_word in h["title"] for h in similar) >= 3
@@ -192,9 +204,9 @@ def test_more_like_this(corpus):
 
 def test_get_article(corpus):
     settings, es, docs = corpus
-    article = search.get_article(es, settings, documents.doc_id(docs[0]["canonical_url"]))
+    article = get_article(es, settings, documents.doc_id(docs[0]["canonical_url"]))
     assert article["text"] == docs[0]["text"] and article["quotes"][0]["speaker"] == "Marwan Momani"
-    assert search.get_article(es, settings, "missing") is None
+    assert get_article(es, settings, "missing") is None
 
 
 # -- quotes
@@ -203,7 +215,7 @@ def test_get_article(corpus):
 def quotes(corpus, query="", **options):
     settings, es, _ = corpus
     options.setdefault("size", 100)
-    return search.search_quotes(es, settings, search.build_request(settings, query, **options))
+    return search_quotes(es, settings, build_request(settings, query, **options))
 
 
 @pytest.mark.parametrize("speaker", ["Marwan Momani", "Momani", "marwan momani"])
@@ -249,14 +261,14 @@ def test_quote_paging(corpus):
     ],
 )
 def test_quote_question_is_read_as_speaker_and_topic(tmp_path, question, speaker, topic):
-    req = search.parse_quote_question(search.build_request(fresh_settings(tmp_path), question))
+    req = parse_quote_question(build_request(fresh_settings(tmp_path), question))
     assert (req.speaker, req.query) == ((speaker,), topic)
 
 
 @pytest.mark.parametrize("query", ["Momani Iran", "what about Iran", "said about Iran"])
 def test_plain_quote_queries_are_left_alone(tmp_path, query):
-    req = search.build_request(fresh_settings(tmp_path), query)
-    assert search.parse_quote_question(req) == req
+    req = build_request(fresh_settings(tmp_path), query)
+    assert parse_quote_question(req) == req
 
 
 def test_quote_question_end_to_end(corpus):

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from dataclasses import dataclass, field
 from itertools import repeat
-from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipeline.documents import facet_arrays
-from pipeline.errors import PermanentError, Reason
-from pipeline.language import detect_language, is_english
+from pipeline.extract.language import detect_language, is_english
 from pipeline.nlp.entities import Entity, extract_entities
 from pipeline.nlp.model import load_nlp, parse_texts
 from pipeline.nlp.quotes import Quote, attribute_quotes
+from pipeline.store.documents import facet_arrays
 
 LOGGER = logging.getLogger(__name__)
+
 
 # "No language given": plain text that never went through extraction, so it is detected here.
 DETECT = object()
@@ -25,7 +22,7 @@ DETECT = object()
 
 @dataclass
 class Enrichment:
-    """Entities and quotes of one text; the flat facet lists come from :func:`pipeline.documents.facet_arrays`."""
+    """Entities and quotes of one text; the flat facet lists come from :func:`pipeline.store.documents.facet_arrays`."""
 
     entities: list[Entity] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
@@ -95,49 +92,3 @@ def enrich_texts(texts: Iterable[str], settings, languages: Iterable | None = No
 def enrich_text(text: str, settings, language=DETECT) -> Enrichment:
     """Enrich one text (entities and quotes); ``language`` is the article's, detected when not given."""
     return next(enrich_texts([text], settings, [language]))
-
-
-def read_input(path: str) -> Iterator[tuple[str, str, object]]:
-    """(path, text, language) from a plain-text file or the JSON lines of ``wiredesk extract``.
-
-    An article's "language" field is its extraction's decision; plain text gets DETECT.
-    Unreadable files and malformed lines raise PermanentError (reason ``bad_input``).
-    """
-    try:
-        raw = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise PermanentError(f"{path}: {exc.strerror or exc}", reason=Reason.BAD_INPUT) from exc
-    if not (path.endswith((".jsonl", ".json")) or raw.lstrip().startswith("{")):
-        yield path, raw, DETECT
-        return
-    for number, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PermanentError(f"{path}:{number}: not a JSON object ({exc.msg})", reason=Reason.BAD_INPUT) from exc
-        obj = obj if isinstance(obj, dict) else {}
-        text = obj.get("text")
-        yield obj.get("path") or path, text if isinstance(text, str) else "", obj.get("language", DETECT)
-
-
-def read_inputs(paths: list[str]) -> tuple[list[tuple[str, str, object]], int]:
-    """Every (path, text, language) of the given inputs, and how many inputs failed (reported on stderr)."""
-    items, failed = [], 0
-    for path in paths:
-        try:
-            items.extend(list(read_input(path)))  # a file counts whole or not at all
-        except PermanentError as exc:
-            print(f"wiredesk enrich: {exc}", file=sys.stderr)
-            failed += 1
-    return items, failed
-
-
-def run_enrich_command(args, settings) -> int:
-    """`wiredesk enrich PATH...`: one JSON object per text on stdout; exit 1 when an input was bad."""
-    items, failed = read_inputs(args.paths)
-    results = enrich_texts([text for _, text, _ in items], settings, [language for _, _, language in items])
-    for (path, _, _), result in zip(items, results):
-        sys.stdout.write(json.dumps({"path": path, **result.to_dict()}, ensure_ascii=False) + "\n")
-    return 1 if failed else 0

@@ -1,4 +1,4 @@
-// The feed-health page: every feed's health (pipeline.feed_state.health_of, the labels of `wiredesk feeds list`),
+// The feed-health page: every feed's health (pipeline.feeds.health.health_of, the labels of `wiredesk feeds list`),
 // the items by status and the recent runs.
 "use strict";
 

@@ -1,0 +1,1 @@
+"""The ``wiredesk`` command: argument parsing and one module per subcommand."""

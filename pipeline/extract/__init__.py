@@ -1,0 +1,1 @@
+"""Extract: HTML -> Article (metadata, body candidates and cleaning, language)."""

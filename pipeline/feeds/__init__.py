@@ -1,0 +1,1 @@
+"""Feeds: the registry, feed parsing, feed state and schedule, health, and polling."""

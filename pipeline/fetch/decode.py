@@ -1,0 +1,131 @@
+"""The one HTML decoder: page bytes to text, for the fetcher, the archive and extraction alike.
+
+Precedence, as right for the web:
+
+1. a byte-order mark (when the bytes decode under it);
+2. the declared charsets, in order: the HTTP Content-Type charset (the fetcher has one), a
+   ``<meta charset>`` / ``http-equiv`` declaration, an XML declaration. Labels follow the WHATWG
+   encoding rules (latin-1, iso-8859-1, ascii, us-ascii mean windows-1252; a utf-16/32 label on
+   bytes without a BOM means utf-8). A declaration is trusted only if the bytes decode strictly under
+   it; and bytes that are valid, non-ASCII UTF-8 are UTF-8 whatever legacy charset they claim (a
+   strict UTF-8 decode of legacy text almost never succeeds by accident, while servers labelling
+   UTF-8 pages ISO-8859-1 by default are common);
+3. with no usable declaration: strict UTF-8, else detection (charset-normalizer on a bounded
+   sample; Latin single-byte guesses, which it cannot tell apart on short text, become windows-1252).
+
+Binary payloads (images, PDFs, archives, NUL bytes without a BOM) are refused with ``binary``;
+bytes no codec explains are a ``decode_error``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+from pipeline.errors import PermanentError, Reason
+
+LOGGER = logging.getLogger(__name__)
+
+SNIFF_BYTES = 2048
+META_SCAN_BYTES = 8192  # the HTML spec prescans 1024 bytes; real pages put <meta charset> later
+DETECT_BYTES = 200_000  # detection cost grows with the sample; this much settles any real page
+META_CHARSET_RE = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_:.+-]{1,40})", re.I)
+XML_ENCODING_RE = re.compile(rb"^\s*<\?xml[^>]{0,100}?encoding\s*=\s*[\"']([A-Za-z0-9_:.+-]{1,40})", re.I)
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"OggS", b"RIFF",
+                b"\x00\x00\x01\x00")
+
+
+# WHATWG encoding rules, by Python codec name: what these labels mean on the web.
+CHARSET_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254",
+                   "utf-16": "utf-8", "utf-16-le": "utf-8", "utf-16-be": "utf-8",
+                   "utf-32": "utf-8", "utf-32-le": "utf-8", "utf-32-be": "utf-8"}
+
+
+# Detector guesses among Latin-script code pages: windows-1252, the web's default, wins the tie.
+# (Python codec names after the aliases above: latin_1 is already cp1252, iso8859_9 cp1254.)
+LATIN_CODE_PAGES = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "iso8859-2", "iso8859-15", "mac-roman"})
+
+
+def bom_charset(raw: bytes) -> str | None:
+    """The codec a byte-order mark announces, if the bytes start with one."""
+    for bom, codec in BOMS:
+        if raw.startswith(bom):
+            return codec
+    return None
+
+
+def looks_binary(raw: bytes) -> bool:
+    """Magic numbers of images, PDFs and archives, or NUL bytes near the start without a BOM."""
+    if bom_charset(raw) is not None:
+        return False
+    head = raw[:SNIFF_BYTES]
+    return head.startswith(BINARY_MAGIC) or b"\x00" in head
+
+
+def ensure_not_binary(raw: bytes) -> None:
+    """Refuse images, PDFs, archives and other non-text payloads."""
+    if looks_binary(raw):
+        raise PermanentError("payload is binary, not HTML", reason=Reason.BINARY)
+
+
+def declared_charsets(raw: bytes, header_charset: str | None = None) -> list[str]:
+    """Charset labels in precedence order: HTTP header, <meta>, XML declaration."""
+    head = raw[:META_SCAN_BYTES]
+    labels = [header_charset]
+    for pattern in (META_CHARSET_RE, XML_ENCODING_RE):
+        match = pattern.search(head)
+        labels.append(match.group(1).decode("ascii") if match else None)
+    return [label for label in labels if label]
+
+
+def normalise_charset(label: str) -> str | None:
+    """The Python codec a charset label means on the web (WHATWG aliases), None when unknown."""
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except (LookupError, ValueError):
+        return None
+    return CHARSET_ALIASES.get(name, name)
+
+
+def decode_strict(raw: bytes, codec: str) -> str | None:
+    """The bytes decoded under ``codec``, or None when they do not fit it."""
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def decode_html(raw: bytes, header_charset: str | None = None) -> tuple[str, str]:
+    """Page bytes to (text, codec used): BOM, declared charsets (checked), UTF-8, then detection."""
+    bom = bom_charset(raw)
+    text = decode_strict(raw, bom) if bom is not None else None
+    if text is not None:
+        return text, bom
+    ensure_not_binary(raw)
+    utf8 = decode_strict(raw, "utf-8")
+    for codec in filter(None, map(normalise_charset, declared_charsets(raw, header_charset))):
+        if utf8 is not None and codec != "utf-8" and not raw.isascii():
+            return utf8, "utf-8"  # valid UTF-8 mislabelled with a legacy charset
+        text = decode_strict(raw, codec)
+        if text is not None:
+            return text, codec
+        LOGGER.debug("declared charset %s does not fit the bytes; trying the next", codec)
+    if utf8 is not None:
+        return utf8, "utf-8"
+    return detect_and_decode(raw)
+
+
+def detect_and_decode(raw: bytes) -> tuple[str, str]:
+    """charset-normalizer's best guess on a sample; PermanentError decode_error when it has none."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:DETECT_BYTES]).best()
+    if best is None:
+        raise PermanentError("cannot determine the character encoding", reason=Reason.DECODE_ERROR)
+    codec = normalise_charset(best.encoding) or best.encoding
+    if codec in LATIN_CODE_PAGES:
+        codec = "cp1252"
+    return raw.decode(codec, errors="replace"), codec

@@ -1,0 +1,1 @@
+"""Ingest: claims, the fetch -> extract -> enrich -> index engine, duplicates, reprocessing, crawl."""

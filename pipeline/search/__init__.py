@@ -1,0 +1,1 @@
+"""Search: query building and the HTTP API."""

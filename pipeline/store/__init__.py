@@ -1,0 +1,1 @@
+"""Store: the Elasticsearch client, mappings, indices, bulk writes, article documents, raw archive and run records."""
