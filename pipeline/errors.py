@@ -154,6 +154,13 @@ DESCRIPTIONS: dict[Reason, str] = {
 }
 
 
+def reasons_table() -> str:
+    """The README's table of reasons, one row per :class:`Reason` (tests/test_errors.py checks README.md)."""
+    rows = ["| reason | what it means |", "|---|---|"]
+    rows += [f"| `{reason}` | {text} |" for reason, text in DESCRIPTIONS.items()]
+    return "\n".join(rows)
+
+
 class WiredeskError(Exception):
     """Base class; ``reason`` is a :class:`Reason` such as ``timeout`` or ``http_404``."""
 

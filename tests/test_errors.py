@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError
+from pipeline.errors import PermanentError, Reason, RetryableError, WiredeskError, reasons_table
 
 PIPELINE = Path(__file__).resolve().parents[1] / "pipeline"
+README = PIPELINE.parent / "README.md"
 
 
 def reason_literals() -> list[tuple[str, int, str]]:
@@ -61,3 +62,9 @@ def test_to_dict_is_plain_json():
     assert record == {"reason": "timeout", "message": "slow", "retryable": True}
     assert type(record["reason"]) is str
     assert WiredeskError("x").to_dict()["retryable"] is False
+
+
+def test_readme_lists_exactly_the_registered_reasons():
+    text = README.read_text(encoding="utf-8")
+    start, end = "<!-- reasons:start -->\n", "\n<!-- reasons:end -->"
+    assert text[text.index(start) + len(start):text.index(end)] == reasons_table()
