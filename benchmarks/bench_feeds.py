@@ -17,7 +17,7 @@ the per-feed poll time, new items; peak RSS of the poller process. Baseline in t
 same warm cycle with one worker (sequential), on a 200-feed sample, as feeds per second.
 
 Run: ``python benchmarks/bench_feeds.py [--feeds 2000] [--rounds 3] [--workers 16] [--hosts 1] [--delay 1]``;
-needs Elasticsearch (``WIREDESK_ES_URL``, default http://127.0.0.1:9201); writes
+needs Elasticsearch (``WIREDESK_ES_URL``, else the local node of ``make bench``); writes
 benchmarks/results/bench_feeds.json. Target: a full warm cycle of 2,000 feeds in under 60 s.
 """
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -133,7 +132,7 @@ def bench_settings(registry: Path, args) -> Settings:
     polite = {"per_host_delay": args.delay, "per_host_concurrency": 2} if args.hosts > 1 else \
         {"per_host_delay": 0.0, "per_host_concurrency": args.workers}  # one host: politeness sized off
     return Settings(
-        es_url=os.environ.get("WIREDESK_ES_URL", "http://127.0.0.1:9201"), index_prefix=f"wdbench-feeds-{uuid.uuid4().hex[:8]}",
+        index_prefix=f"wdbench-feeds-{uuid.uuid4().hex[:8]}",  # the cluster: WIREDESK_ES_URL, else the local node
         feeds_file=registry, allow_private_addresses=True, feed_poll_workers=args.workers, **polite,
     )
 

@@ -6,7 +6,6 @@ benchmarks/bench_index_search.py builds its 20,000 documents with :func:`make_ar
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import uuid
@@ -15,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.settings import Settings
-
-DEV_ES_URL = "http://127.0.0.1:9201"
 
 PEOPLE = [
     ("Marwan Momani", "Jordan's trade minister"),
@@ -133,8 +130,7 @@ def make_articles(n: int, seed: int = 7, start: int = 0, words: int = 0) -> list
 
 
 def fresh_settings(tmp_path, **overrides) -> Settings:
-    """Settings with a unique index prefix, pointing at the dev (or configured) cluster."""
-    overrides.setdefault("es_url", os.environ.get("WIREDESK_ES_URL", DEV_ES_URL))
+    """Settings with a unique index prefix on the configured cluster (WIREDESK_ES_URL, else the local node)."""
     overrides.setdefault("index_prefix", f"wdidx-{uuid.uuid4().hex[:10]}")
     return Settings(data_dir=tmp_path, **overrides)
 
