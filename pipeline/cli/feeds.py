@@ -1,4 +1,4 @@
-"""Terminal output of ``wiredesk feeds list`` and ``wiredesk feeds poll``."""
+"""``wiredesk feeds list|poll|import``: the feed registry and its health in the terminal."""
 
 from __future__ import annotations
 

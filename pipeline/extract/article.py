@@ -1,13 +1,14 @@
 """HTML -> Article: body text and metadata, bounded in size, depth and time.
 
     extract_article(html, url)     bytes or str -> Article, or PermanentError(reason=...)
-      decode_html                  decode.py, the one HTML decoder; binary is refused
+      decode_html                  fetch/decode.py, the one HTML decoder; binary is refused
       parse_html                   one lxml tree: metadata reads it, then trafilatura consumes it (no copy)
-      read_page_meta               extract_meta.py: headline, authors, dates, summary, image, URLs
-      extract_body                 extract_body.py: trafilatura modes, rescues, cleaning
+      read_page_meta               meta.py: headline, authors, dates, summary, image, URLs
+      extract_body                 body.py: trafilatura modes, rescues, cleaning
       detect_language              language.py: py3langid on the body when sure, else the page's lang attribute
 
-Reasons: empty, binary, decode_error, too_large, not_html, unparsable, too_deep, timeout, no_article.
+Reasons: empty_body, binary, decode_error, too_large, not_html, unparsable, too_deep, extract_timeout,
+extract_failed, no_article.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Feed state in the ``<prefix>-feeds`` alias, and the schedule: adaptive interval and backoff.
+"""Feed state in the ``<prefix>-feeds`` alias: loaded, merged with the registry, saved.
 
 One document per feed (``_id`` = hash of ``feed:<name>``): current URL (after permanent moves),
 ETag, Last-Modified, last poll and status, consecutive failures, health, next poll time, counts.

@@ -1,4 +1,4 @@
-"""Polite, guarded HTTP: the one download path of feeds, pages and robots.txt.
+"""The one download path of feeds, pages and robots.txt: polite, guarded, bounded.
 
 :func:`fetch_url` GETs a URL, following redirects by hand; every hop (:func:`request_hop`) passes
 

@@ -1,4 +1,8 @@
-"""Feed and item health: failing, silent and slow feeds; items by status; retry-due failures."""
+"""Claims: which items an ingest run takes, the claims of dead runs released, items counted by status.
+
+Claims use optimistic concurrency (``if_seq_no``/``if_primary_term``), so two runs never process
+the same item; pending items, retry-due failures and stale claims are claimable.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`wiredesk crawl --once`: poll the feeds and ingest what is new, in-process, with a progress display.
+"""One poll-and-ingest cycle in-process: what `wiredesk crawl --once` runs.
 
 The same library functions the DAGs call, for a person without Airflow running.
 """

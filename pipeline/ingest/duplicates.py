@@ -1,4 +1,4 @@
-"""Content fingerprints and near-duplicate (wire copy) grouping.
+"""Near-duplicate (wire copy) grouping by content fingerprint (:mod:`pipeline.store.fingerprint`).
 
 A 64-bit SimHash over word 3-shingles; copies of one wire story differ in a few bits. Four 16-bit
 bands are indexed as keywords, so candidates are found with one terms query (two fingerprints within

@@ -1,7 +1,6 @@
-"""Ingest: claim pending items, then fetch → archive → extract → enrich → index each one.
+"""The ingest engine: fetch → archive → extract → enrich → index each claimed item.
 
-Claims use optimistic concurrency (``if_seq_no``/``if_primary_term``), so two runs never process
-the same item. Every item ends *indexed* or *failed* with its reason, attempt count and, for
+Every item ends *indexed* or *failed* with its reason, attempt count and, for
 retryable failures, the time of its next attempt; nothing claimed is dropped.
 """
 

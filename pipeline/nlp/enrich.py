@@ -1,4 +1,4 @@
-"""Enrichment of article texts: canonical entities and quotes with speakers, and `wiredesk enrich`."""
+"""Enrichment of article texts: canonical entities and quotes with speakers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Elasticsearch templates, versioned indices, aliases and idempotent bulk writes.
+"""Elasticsearch templates, versioned indices and aliases: set-up, migration, status.
 
 Layout per kind (``articles``, ``feeds``): a composable index template matching
 ``<prefix>-<kind>-v*``, a versioned index ``<prefix>-<kind>-v<N>`` and the alias
