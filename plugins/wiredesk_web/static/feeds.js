@@ -61,7 +61,7 @@ function renderRun(run) {
   return `<tr class="${c.failed ? "failing" : "ok"}">
     <td>${wd.when(run.finished_at)}</td>
     <td><div>${wd.escape(run.dag_id)}</div><div class="muted">${wd.escape(run.kind)}</div></td>
-    ${count(c.new)}${count(c.claimed)}${count(c.fetched)}${count(c.extracted)}${count(c.indexed)}${count(c.failed)}
+    ${count(c.new)}${count(c.claimed)}${count(c.fetched)}${count(c.extracted)}${count(c.enriched)}${count(c.indexed)}${count(c.failed)}
     <td>${renderReasons(run)}</td><td>${runLink(run)}</td></tr>`;
 }
 
