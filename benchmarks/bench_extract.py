@@ -101,7 +101,7 @@ def run_all(pages: list[tuple[str, Path]]) -> tuple[dict, dict]:
     records = {name: {} for name in SYSTEMS}
     cpu_ms = {name: [] for name in SYSTEMS}
     for pid, path in pages:
-        data = read_html_file(path)
+        data = read_html_file(path, Settings().extract_max_bytes)
         for name, runner in SYSTEMS.items():
             start = time.process_time()
             records[name][pid] = runner(data)
@@ -116,7 +116,7 @@ def main() -> int:
         return 0
     logging.disable(logging.WARNING)  # the third-party extractors log every odd page
     body_pages, news_pages = list_pages(SHARED, BODY_SET), list_pages(SHARED, NEWS_SET)
-    run_wiredesk(read_html_file(body_pages[0][1]))  # warm-up: imports and model loading are not per-page costs
+    run_wiredesk(read_html_file(body_pages[0][1], Settings().extract_max_bytes))  # warm-up: imports and model loading are not per-page costs
     body_records, body_ms = run_all(body_pages)
     news_records, news_ms = run_all(news_pages)
     result = {"pages": {BODY_SET: len(body_pages), NEWS_SET: len(news_pages)}, "systems": {}}

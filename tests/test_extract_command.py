@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,23 @@ def test_cp1252_quotes_under_a_latin1_declaration_survive(capsys, tmp_path):
     assert code == 0
     assert "\u201cWe will not move,\u201d said the owner of the caf\u00e9" in record["text"]
     assert not any("\x80" <= ch <= "\x9f" for ch in record["text"] + record["title"])
+
+
+def write_gzip_bomb(path: Path, inflated: int) -> None:
+    """A gzip file of ``inflated`` spaces (about 1000:1), written in chunks so the test itself stays small."""
+    chunk = b" " * (1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        for _ in range(inflated // len(chunk)):
+            out.write(chunk)
+
+
+def test_gzip_bomb_is_too_large_with_flat_memory(tmp_path):
+    bomb = tmp_path / "bomb.html.gz"
+    write_gzip_bomb(bomb, 1 << 30)  # ~1 MB on disk, 1 GiB inflated
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "extract", str(bomb)],
+                          capture_output=True, text=True, timeout=300)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kilobytes on Linux
+    [record] = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
+    assert done.returncode == 1
+    assert record["error"]["reason"] == "too_large" and "inflated" in record["error"]["message"]

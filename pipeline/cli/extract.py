@@ -17,7 +17,7 @@ def extract_file(path: Path, url: str | None, settings) -> dict:
     """One output record for a file: the article fields, or empty fields and the error with its reason."""
     record: dict = {"path": str(path)}
     try:
-        record.update(extract_article(read_html_file(path), url=url, settings=settings).to_dict())
+        record.update(extract_article(read_html_file(path, settings.extract_max_bytes), url=url, settings=settings).to_dict())
     except PermanentError as exc:
         record.update({**Article(url=url).to_dict(), "error": exc.to_dict()})
     return record

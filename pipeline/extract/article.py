@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.errors import PermanentError
+from pipeline.errors import PermanentError, Reason
 from pipeline.extract.language import detect_language
 from pipeline.fetch.decode import decode_html
 
 LOGGER = logging.getLogger(__name__)
 
 HTML_MARKER = re.compile(r"<\s*(?:html|head|body|div|p|article|title|meta|!doctype)\b", re.I)
+GZIP_MAGIC = b"\x1f\x8b"
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 
 
@@ -245,10 +246,20 @@ def declared_title_paths():
     return etree.XPath("//meta[@property='og:title']/@content"), etree.XPath("//title/text()")
 
 
-def read_html_file(path: Path) -> bytes:
-    """Bytes of an .html or gzip-compressed .html.gz file; PermanentError when unreadable."""
+def read_html_file(path: Path, max_bytes: int) -> bytes:
+    """Bytes of an .html or .html.gz file, inflated by streaming and never past ``max_bytes``.
+
+    PermanentError ``unreadable`` when the file cannot be read, ``too_large`` past the cap.
+    """
     try:
-        data = path.read_bytes()
-        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        with path.open("rb") as raw:
+            gzipped = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+            # One byte over the cap proves "too large" without inflating the rest of a gzip bomb.
+            data = (gzip.GzipFile(fileobj=raw) if gzipped else raw).read(max_bytes + 1)
     except (OSError, EOFError, zlib.error) as exc:
-        raise PermanentError(f"cannot read {path}: {exc}", reason="unreadable") from exc
+        raise PermanentError(f"cannot read {path}: {exc}", reason=Reason.UNREADABLE) from exc
+    if len(data) > max_bytes:
+        state = "inflated gzip" if gzipped else "file"
+        raise PermanentError(f"{path}: {state} larger than {max_bytes} bytes (extract_max_bytes)", reason=Reason.TOO_LARGE)
+    return data

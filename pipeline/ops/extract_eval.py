@@ -75,7 +75,7 @@ def run_wiredesk(shared: Path, settings) -> tuple[dict[str, str], dict[str, dict
 
     def extract(path: Path) -> dict:
         try:  # the bytes go through the one decoder, as with `wiredesk extract`
-            return extract_article(read_html_file(path), settings=settings).to_dict()
+            return extract_article(read_html_file(path, settings.extract_max_bytes), settings=settings).to_dict()
         except PermanentError:
             return {"text": ""}
 
