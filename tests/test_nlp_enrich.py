@@ -242,3 +242,27 @@ def test_pathological_text_is_bounded(text):
     result = enrich_text(text, SETTINGS).to_dict()
     assert time.process_time() - started < 90  # CPU seconds: the model's own cost dominates
     assert all(len(e["name"]) <= 120 for e in result["entities"])
+
+
+QUEBEC = "Premier François Legault said on Tuesday that Montréal would receive new funding for its hospitals."
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-8-sig"])
+def test_cli_decodes_non_utf8_text(tmp_path, encoding):
+    text = tmp_path / f"{encoding}.txt"
+    text.write_bytes(QUEBEC.encode(encoding))
+    [out] = run_cli(text)
+    names = {e["name"] for e in out["entities"]}
+    assert "François Legault" in names and not any("\ufffd" in name for name in names)
+
+
+@pytest.mark.parametrize("content", [Path("/bin/ls").read_bytes(), b"Lars Holm\x00\x00\x00visited Oslo.\x00"],
+                         ids=["bin-ls", "nul-bytes"])
+def test_cli_refuses_binary_input(tmp_path, content):
+    binary = tmp_path / "input.txt"
+    binary.write_bytes(content)
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "enrich", str(binary)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stdout == ""
+    [line] = [line for line in done.stderr.splitlines() if "wiredesk enrich" in line]
+    assert str(binary) in line and "binary file, not text" in line

@@ -8,17 +8,30 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import PermanentError, Reason
+from pipeline.fetch.decode import decode_html, looks_binary
 from pipeline.nlp.enrich import DETECT, enrich_texts
+
+
+def decode_input(path: str, raw: bytes) -> str:
+    """The text of an input file: BOM, strict UTF-8, else detection; binary or undecodable is ``bad_input``."""
+    if looks_binary(raw):
+        raise PermanentError(f"{path}: binary file, not text: give UTF-8 text or the JSON lines of `wiredesk extract`",
+                             reason=Reason.BAD_INPUT)
+    try:
+        return decode_html(raw)[0]  # the one decoder: BOM, UTF-8, then charset detection
+    except PermanentError as exc:
+        raise PermanentError(f"{path}: {exc}: convert it to UTF-8 (iconv -f CHARSET -t UTF-8)",
+                             reason=Reason.BAD_INPUT) from exc
 
 
 def read_input(path: str) -> Iterator[tuple[str, str, object]]:
     """(path, text, language) from a plain-text file or the JSON lines of ``wiredesk extract``.
 
     An article's "language" field is its extraction's decision; plain text gets DETECT.
-    Unreadable files and malformed lines raise PermanentError (reason ``bad_input``).
+    Unreadable, binary or undecodable files and malformed lines raise PermanentError (reason ``bad_input``).
     """
     try:
-        raw = Path(path).read_text(encoding="utf-8", errors="replace")
+        raw = decode_input(path, Path(path).read_bytes())
     except OSError as exc:
         raise PermanentError(f"{path}: {exc.strerror or exc}", reason=Reason.BAD_INPUT) from exc
     if not (path.endswith((".jsonl", ".json")) or raw.lstrip().startswith("{")):
