@@ -19,7 +19,7 @@ from test_fetch_server import Reply, site  # noqa: F401 (the fixture)
 from pipeline.cli.feeds import run_feeds_command
 from pipeline.errors import RetryableError
 from pipeline.feeds.health import HEALTH_LABELS, feed_health_report
-from pipeline.feeds.poll import due_feeds, interleave_by_host, poll_feed, poll_feeds
+from pipeline.feeds.poll import due_feeds, interleave_by_host, poll_feed, poll_feeds, summarize_polls
 from pipeline.feeds.registry import Feed, load_feeds
 from pipeline.feeds.state import iso, load_states, merge_config, parse_iso, save_state, utcnow
 from pipeline.ops.replay import DEMO_ROOT, ReplayServer
@@ -27,6 +27,7 @@ from pipeline.settings import Settings
 from pipeline.store.client import connect
 from pipeline.store.documents import doc_id
 from pipeline.store.indices import delete_indices, ensure_indices
+from pipeline.store.runs import build_run_record
 
 pytestmark = pytest.mark.integration
 
@@ -335,6 +336,17 @@ def test_feeds_command_poll_and_list_on_the_demo_wire(wire, es, settings, tmp_pa
     assert "demo-world" in listing and health_cell(listing, "demo-world") == "ok"
     hits = es.search(index=settings.articles_alias, query={"match": {"title": "glaciers"}}).body["hits"]["hits"]
     assert hits and hits[0]["_source"]["status"] == "pending"
+
+
+def test_skipped_entries_are_counted_by_reason_in_summary_and_run_record(wire, ready, settings):
+    entries = stories(wire.base_url, "world", 2) + [("No link", ""), ("Mail", "mailto:desk@wire.example"),
+                                                      ("Script", "javascript:alert(1)")]
+    wire.put("/test.xml", rss(entries))
+    summary = summarize_polls([poll_feed(feed_at(wire), ready, settings).to_dict()])
+    assert summary["new_count"] == 2 and summary["skipped"] == 3
+    assert summary["skipped_by_reason"] == {"no_link": 1, "bad_link": 2}
+    record = build_run_record("wiredesk_poll_feeds", "scheduled__1", "poll", summary)
+    assert record["skipped_by_reason"] == {"no_link": 1, "bad_link": 2}
 
 
 def test_first_poll_on_a_fresh_cluster_creates_the_indices(wire, es, settings):

@@ -308,16 +308,20 @@ def poll_feeds(es, settings: Settings, names=None) -> list[PollResult]:
 
 
 def summarize_polls(results: list[dict]) -> dict:
-    """One readable summary of a poll cycle: feeds by status, new items, errors."""
+    """One readable summary of a poll cycle: feeds by status, new items, errors, skipped entries by reason."""
     results = [r for r in results if r]
     statuses = Counter(str(r.get("status")) for r in results)
     new_ids = [i for r in results for i in r.get("new_ids", [])]
     errors = {r["feed"]: r.get("error") for r in results if r.get("error")}
+    skipped: Counter = Counter()
+    for result in results:
+        skipped.update(result.get("skipped") or {})
     # XCom carries references, and only a capped sample of them: the items themselves are in the index.
     summary = {"feeds": len(results), "by_status": dict(statuses), "new_count": len(new_ids),
-               "new_ids": new_ids[:EVENT_ID_CAP], "errors": errors}
-    LOGGER.info("poll cycle: %d feeds %s, %d new items, %d feeds with errors",
-                len(results), dict(statuses), len(new_ids), len(errors))
+               "new_ids": new_ids[:EVENT_ID_CAP], "errors": errors,
+               "skipped": sum(skipped.values()), "skipped_by_reason": dict(skipped)}
+    LOGGER.info("poll cycle: %d feeds %s, %d new items, %d feeds with errors, skipped entries %s",
+                len(results), dict(statuses), len(new_ids), len(errors), dict(skipped))
     for feed, error in errors.items():
         LOGGER.warning("feed %s: %s", feed, error)
     return summary
