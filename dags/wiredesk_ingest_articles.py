@@ -5,7 +5,8 @@ Runs when a poll cycle announces new items (`wiredesk://articles/pending`). Clai
 (and older pending or retry-due failed ones) for this run only, then maps over chunks: fetch the page
 politely, keep the raw HTML, extract body and metadata, find entities and quotes, and index. Permanent
 failures are marked *failed* with their reason; the summary task totals the counts and announces
-`wiredesk://articles/indexed` with them.
+`wiredesk://articles/indexed` with them. When more than `alert_failure_rate` of the claimed items
+failed, the last task fails so the run shows red.
 """
 
 from datetime import timedelta
@@ -47,7 +48,12 @@ def wiredesk_ingest_articles():
         outlet_events[INDEXED_ARTICLES].extra = tasks.event_extra(summary)
         return summary
 
-    summarize(process_chunk.expand(ids=claim_items()))
+    @task(retries=0)  # an alert, not a transient failure: retrying would only delay the red run
+    def check_failure_rate(summary: dict) -> None:
+        from pipeline import tasks
+        tasks.check_failure_rate("ingest", summary)
+
+    check_failure_rate(summarize(process_chunk.expand(ids=claim_items())))
 
 
 wiredesk_ingest_articles()

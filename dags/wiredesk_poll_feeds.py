@@ -4,6 +4,7 @@
 Every few minutes: list the feeds that are due, poll each one (a mapped task per feed, conditional
 GET, per-host politeness), record new items as *pending* in Elasticsearch, and announce them with
 the `wiredesk://articles/pending` asset so the ingest DAG starts. Nothing new, no asset event.
+When more than `alert_failure_rate` of the feeds failed, the last task fails so the run shows red.
 """
 
 from datetime import timedelta
@@ -54,7 +55,14 @@ def wiredesk_poll_feeds():
             raise AirflowSkipException("no new items: no asset event")
         outlet_events[PENDING_ITEMS].extra = tasks.event_extra(summary)
 
-    announce_new_items(summarize(poll_feed.expand(feed_name=list_due_feeds())))
+    @task(retries=0)  # an alert, not a transient failure: retrying would only delay the red run
+    def check_failure_rate(summary: dict) -> None:
+        from pipeline import tasks
+        tasks.check_failure_rate("poll", summary)
+
+    summary = summarize(poll_feed.expand(feed_name=list_due_feeds()))
+    announce_new_items(summary)
+    check_failure_rate(summary)
 
 
 wiredesk_poll_feeds()

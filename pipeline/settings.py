@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     feed_max_backoff_minutes: int = 24 * 60  # a failing feed is still retried at least this often
     feed_poll_workers: int = 16  # threads polling feeds at once (per-host limits still apply)
     feed_summary_max_chars: int = 2000
+    # A poll or ingest run with a larger share of failed feeds/items fails its alert task, so the run
+    # shows red in Airflow (env WIREDESK_ALERT_FAILURE_RATE; 1.0 never alerts).
+    alert_failure_rate: float = Field(default=0.5, ge=0, le=1)
 
     # -- extraction (pipeline/extract.py): bounds so one bad page never stalls a worker
     extract_max_bytes: int = 5 * 1024 * 1024  # larger pages are refused (reason too_large)

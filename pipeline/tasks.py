@@ -154,6 +154,18 @@ def record_run(kind: str, summary: dict, dag_id: str, run_id: str, started_at=No
     record(cluster(settings), settings, dag_id, run_id, kind, summary, started_at)
 
 
+def check_failure_rate(kind: str, summary: dict, settings: Settings | None = None) -> None:
+    """Fail the alert task, so the run shows red in Airflow, when too many feeds or items failed."""
+    from pipeline.errors import PermanentError
+    from pipeline.store.runs import failure_rate_alert
+
+    settings = settings or airflow_settings()
+    message = failure_rate_alert(kind, summary, settings.alert_failure_rate)
+    if message:
+        LOGGER.error("%s", message)
+        raise PermanentError(message)
+
+
 def feed_health(silent_hours: int = 24, settings: Settings | None = None) -> dict:
     """Failing, silent and slow feeds, logged as a table and returned."""
     from pipeline.feeds.health import feed_health_report

@@ -36,6 +36,19 @@ def test_crawl_once_polls_and_indexes_every_new_item(crawled, es):
     assert indexed == summary["poll"]["new_count"]
 
 
+def test_crawl_once_writes_a_poll_and_an_ingest_run_record(crawled, es):
+    from pipeline.store.runs import recent_runs, runs_index
+
+    settings, summary = crawled
+    es.indices.refresh(index=runs_index(settings))
+    records = {r["kind"]: r for r in recent_runs(es, settings)}
+    assert sorted(records) == ["ingest", "poll"]
+    assert {(r["dag_id"], r["run_id"]) for r in records.values()} == {("crawl", summary["run_id"])}
+    assert records["poll"]["counts"] == {"feeds": 1, "new": summary["poll"]["new_count"], "failed": 0}
+    assert records["ingest"]["counts"]["indexed"] == summary["ingest"]["indexed"]
+    assert records["poll"]["started_at"] <= records["ingest"]["started_at"]
+
+
 def test_reprocess_rebuilds_outdated_documents_from_the_archive(crawled, es):
     settings, summary = crawled
     hit = es.search(index=settings.articles_alias, size=1, query={"term": {"status": "indexed"}})["hits"]["hits"][0]

@@ -9,6 +9,7 @@ import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
 EXPECTED_DAGS = {"wiredesk_poll_feeds", "wiredesk_ingest_articles", "wiredesk_maintenance"}
+ALERT_TASK = "check_failure_rate"  # fails the run when too many feeds or items failed
 HEAVY_MODULES = ("spacy", "trafilatura", "newspaper", "elasticsearch", "httpx", "feedparser")
 
 
@@ -32,7 +33,16 @@ def test_dag_has_tags_and_retries(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.tags, f"{dag_id} has no tags"
     for task in dag.tasks:
-        assert task.retries and task.retries > 0, f"{dag_id}.{task.task_id} has no retries"
+        if task.task_id != ALERT_TASK:  # an alert is not transient: it fails once, at once
+            assert task.retries and task.retries > 0, f"{dag_id}.{task.task_id} has no retries"
+
+
+@pytest.mark.parametrize("dag_id, upstream", [("wiredesk_poll_feeds", "summarize"), ("wiredesk_ingest_articles", "summarize")])
+def test_failure_rate_alert_is_a_last_task_without_retries(dagbag, dag_id, upstream):
+    """The alert runs after the summary and run record, and its failure turns the run red at once."""
+    alert = dagbag.dags[dag_id].get_task(ALERT_TASK)
+    assert alert.retries == 0 and not alert.downstream_task_ids
+    assert alert.upstream_task_ids == {upstream}
 
 
 @pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)

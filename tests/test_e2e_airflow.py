@@ -107,11 +107,12 @@ def test_poll_then_ingest_then_search(airflow_db, dags, pipeline_env, es, shared
     settings = pipeline_env
     states = run_dag(dags["wiredesk_poll_feeds"])
     assert states["announce_new_items"] == "success"
+    assert states["check_failure_rate"] == "success"  # 1 of 3 feeds failing is under the 50% default
     pending = search_docs(es, settings, {"term": {"status": "pending"}})
     assert len(pending) >= 7
 
     states = run_dag(dags["wiredesk_ingest_articles"])
-    assert states["summarize"] == "success"
+    assert states["summarize"] == "success" and states["check_failure_rate"] == "success"
     indexed = search_docs(es, settings, {"term": {"status": "indexed"}})
     assert len(indexed) == len(pending)
     assert all(hit["_source"]["text"] and hit["_source"]["entities"] for hit in indexed)
@@ -145,3 +146,15 @@ def test_second_poll_adds_nothing_and_broken_feed_is_failing(airflow_db, dags, p
     health = {row["name"]: row["health"] for row in report["feeds"]}
     assert health["broken"] == "failing"
     assert health["demo-world"] in ("ok", "silent")
+
+
+def test_poll_run_over_the_failure_rate_is_red(airflow_db, dags, pipeline_env, es, monkeypatch):
+    """1 of 3 feeds failing passes a 20% threshold: the run record is written, then the alert task fails."""
+    from pipeline import settings as settings_module
+    from pipeline import tasks
+
+    monkeypatch.setenv("WIREDESK_ALERT_FAILURE_RATE", "0.2")
+    for cache in (settings_module.get_settings, tasks.airflow_settings, tasks.cluster):
+        cache.cache_clear()
+    states = run_dag(dags["wiredesk_poll_feeds"])
+    assert states["summarize"] == "success" and states["check_failure_rate"] == "failed"

@@ -30,6 +30,39 @@ def test_build_run_record_counts(kind, summary, counts, reasons):
     assert "new_ids" not in record  # records stay small
 
 
+MOSTLY_FAILED_POLL = {"feeds": 19, "by_status": {"failed": 17, "ok": 2}, "new_count": 0, "new_ids": [],
+                      "errors": {f"feed-{i}": {"reason": "http_5xx" if i % 2 else "timeout"} for i in range(17)}}
+
+
+@pytest.mark.parametrize("kind, summary, threshold, alert", [
+    ("poll", MOSTLY_FAILED_POLL, 0.5,
+     "poll run: 17 of 19 feeds failed (89% > 50%); reasons: timeout=9, http_5xx=8; failing feeds: feed-0, feed-1,"),
+    ("poll", POLL_SUMMARY, 0.5, None),  # 1 of 3 feeds
+    ("poll", POLL_SUMMARY, 0.3, "poll run: 1 of 3 feeds failed (33% > 30%); reasons: http_5xx=1; failing feeds: broken"),
+    ("ingest", INGEST_SUMMARY, 0.2, "ingest run: 2 of 9 items failed (22% > 20%); reasons: http_404=1, no_text=1"),
+    ("ingest", INGEST_SUMMARY, 0.5, None),
+    ("ingest", {}, 0.0, None),  # nothing claimed: nothing to alert on
+])
+def test_failure_rate_alert(kind, summary, threshold, alert):
+    message = runs.failure_rate_alert(kind, summary, threshold)
+    assert message is None if alert is None else message.startswith(alert)
+
+
+@pytest.mark.parametrize("rate, raises", [("0.2", True), ("0.5", False)])
+def test_check_failure_rate_fails_the_task_over_the_threshold(monkeypatch, rate, raises):
+    from pipeline.errors import PermanentError
+    from pipeline.settings import Settings
+    from pipeline.tasks import check_failure_rate
+
+    monkeypatch.setenv("WIREDESK_ALERT_FAILURE_RATE", rate)  # the alert task's settings come from the env
+    settings = Settings()
+    if raises:
+        with pytest.raises(PermanentError, match="1 of 3 feeds failed.*failing feeds: broken"):
+            check_failure_rate("poll", POLL_SUMMARY, settings)
+    else:
+        assert check_failure_rate("poll", POLL_SUMMARY, settings) is None
+
+
 def test_build_run_record_rejects_unknown_kind():
     with pytest.raises(ValueError):
         runs.build_run_record("d", "r", "maintenance", {})

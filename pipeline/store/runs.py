@@ -1,8 +1,10 @@
 """One summary document per Airflow run, so a person reads every run's counts in one table.
 
-The summarize tasks of the poll and ingest DAGs call :func:`record_run` with their dag_id and run_id;
-the Feed Health page lists :func:`recent_runs`. The document id is ``<dag_id>::<run_id>``, so a
-retried summarize task overwrites its own record instead of adding a second one.
+The summarize tasks of the poll and ingest DAGs call :func:`record_run` with their dag_id and run_id,
+and so does ``wiredesk crawl --once`` (dag_id ``crawl``, one poll and one ingest record per cycle); the
+Feed Health page lists :func:`recent_runs`. The document id is ``<dag_id>::<run_id>::<kind>`` (a crawl
+cycle's two records share dag_id and run_id), so a retried summarize task overwrites its own record
+instead of adding a second one. :func:`failure_rate_alert` says when a run failed too often to show green.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def build_runs_mappings() -> dict:
         "counts": {"type": "object", "dynamic": False, "properties": {k: num for k in COUNT_FIELDS}},
         # Reasons are open-ended codes: unmapped (dynamic false) so a new one never grows the mapping.
         "failed_by_reason": {"type": "object", "dynamic": False},
+        "skipped_by_reason": {"type": "object", "dynamic": False},
         "by_status": {"type": "object", "dynamic": False},
     }}
 
@@ -65,13 +68,27 @@ def poll_counts(summary: dict) -> dict:
     reasons = Counter(str((e or {}).get("reason") if isinstance(e, dict) else "error") for e in errors.values())
     return {"counts": {"feeds": summary.get("feeds", 0), "new": summary.get("new_count", 0), "failed": len(errors)},
             "failed_by_reason": dict(reasons), "feeds_failing": sorted(errors)[:FEEDS_FAILING_CAP],
-            "by_status": summary.get("by_status") or {}}
+            "by_status": summary.get("by_status") or {}, "skipped_by_reason": summary.get("skipped_by_reason") or {}}
 
 
 def ingest_counts(summary: dict) -> dict:
     """Counts of an ingest run summary (``ingest.merge_counts``)."""
     counts = {k: summary.get(k, 0) for k in COUNT_FIELDS if k in summary}
     return {"counts": counts, "failed_by_reason": dict(summary.get("failed_by_reason") or {})}
+
+
+def failure_rate_alert(kind: str, summary: dict, threshold: float) -> str | None:
+    """Why a run failed too often (failed feeds or items over the total above ``threshold``), else None."""
+    facts = poll_counts(summary) if kind == "poll" else ingest_counts(summary)
+    counts = facts["counts"]
+    total, failed = counts.get("feeds" if kind == "poll" else "claimed", 0), counts.get("failed", 0)
+    if not total or failed / total <= threshold:
+        return None
+    unit = "feeds" if kind == "poll" else "items"
+    reasons = ", ".join(f"{reason}={n}" for reason, n in Counter(facts["failed_by_reason"]).most_common())
+    message = f"{kind} run: {failed} of {total} {unit} failed ({failed / total:.0%} > {threshold:.0%}); reasons: {reasons}"
+    failing = facts.get("feeds_failing") or []
+    return message + (f"; failing feeds: {', '.join(failing)}" if failing else "")
 
 
 def build_run_record(dag_id: str, run_id: str, kind: str, summary: dict,
@@ -86,9 +103,9 @@ def build_run_record(dag_id: str, run_id: str, kind: str, summary: dict,
             "finished_at": finished.isoformat(), **facts}
 
 
-def run_doc_id(dag_id: str, run_id: str) -> str:
-    """One document per run: a retry overwrites it."""
-    return f"{dag_id}::{run_id}"
+def run_doc_id(dag_id: str, run_id: str, kind: str) -> str:
+    """One document per run and kind: a retry overwrites it."""
+    return f"{dag_id}::{run_id}::{kind}"
 
 
 def record_run(es, settings: Settings, dag_id: str, run_id: str, kind: str, summary: dict,
@@ -98,7 +115,7 @@ def record_run(es, settings: Settings, dag_id: str, run_id: str, kind: str, summ
     try:
         with map_es_errors(settings):
             ensure_runs_index(es, settings)
-            es.index(index=runs_index(settings), id=run_doc_id(dag_id, run_id), document=record)
+            es.index(index=runs_index(settings), id=run_doc_id(dag_id, run_id, kind), document=record)
     except PermanentError as exc:
         LOGGER.warning("run record of %s %s not written: %s", dag_id, run_id, exc)
         return None
