@@ -52,6 +52,9 @@ function renderReasons(run) {
 
 // The run's page in the Airflow UI; _top leaves the iframe the plugin page is shown in.
 function runLink(run) {
+  if (run.dag_id === "crawl") {  // `wiredesk crawl --once`: no Airflow run to open
+    return `<span class="muted" title="${wd.escape(run.run_id)}">wiredesk crawl</span>`;
+  }
   const href = `/dags/${encodeURIComponent(run.dag_id)}/runs/${encodeURIComponent(run.run_id)}`;
   return `<a href="${href}" target="_top" title="${wd.escape(run.run_id)}">open run</a>`;
 }
