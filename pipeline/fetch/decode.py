@@ -20,8 +20,10 @@ bytes no codec explains are a ``decode_error``.
 from __future__ import annotations
 
 import codecs
+import itertools
 import logging
 import re
+from typing import Iterator
 
 from pipeline.errors import PermanentError, Reason
 
@@ -32,6 +34,11 @@ META_SCAN_BYTES = 8192  # the HTML spec prescans 1024 bytes; real pages put <met
 DETECT_BYTES = 200_000  # detection cost grows with the sample; this much settles any real page
 META_CHARSET_RE = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_:.+-]{1,40})", re.I)
 XML_ENCODING_RE = re.compile(rb"^\s*<\?xml[^>]{0,100}?encoding\s*=\s*[\"']([A-Za-z0-9_:.+-]{1,40})", re.I)
+HTML_LANG_RE = re.compile(rb"<html\b[^>]{0,500}?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})\b", re.I)
+C1_CONTROLS_RE = re.compile("[\x80-\x9f]")
+NON_ASCII_WORD_RE = re.compile(r"[^\s<>\"']{0,20}[^\x00-\x7f][^\s<>\"']{0,20}")
+MESS_SAMPLE_WORDS = 400  # words with non-ASCII letters: enough to tell text from mojibake
+MAX_MESS = 0.2  # charset-normalizer's own threshold between readable text and mess
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"OggS", b"RIFF",
@@ -47,6 +54,28 @@ CHARSET_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp125
 # Detector guesses among Latin-script code pages: windows-1252, the web's default, wins the tie.
 # (Python codec names after the aliases above: latin_1 is already cp1252, iso8859_9 cp1254.)
 LATIN_CODE_PAGES = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "iso8859-2", "iso8859-15", "mac-roman"})
+
+
+# Encodings a page in a language is plausibly served in (charset-normalizer names), by <html lang> subtag.
+WESTERN = ("cp1252", "iso8859_15")
+CENTRAL = ("cp1250", "iso8859_2")
+CYRILLIC = ("cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866")
+LANGUAGE_CODECS = {
+    **dict.fromkeys(("en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "no", "nb", "nn", "fi", "is", "ca", "eu",
+                     "gl", "ga", "af", "sw", "id", "ms", "lb", "fo", "kl", "rm"), WESTERN),
+    **dict.fromkeys(("pl", "cs", "sk", "hu", "sl", "hr", "ro", "bs", "sq"), CENTRAL),
+    **dict.fromkeys(("ru", "uk", "bg", "sr", "be", "mk"), CYRILLIC),
+    "tr": ("cp1254", "iso8859_9"), "el": ("cp1253", "iso8859_7"), "lt": ("cp1257", "iso8859_13"),
+    "lv": ("cp1257", "iso8859_13"), "et": ("cp1257", "iso8859_15"), "vi": ("cp1258",),
+    "ja": ("shift_jis", "cp932", "euc_jp", "iso2022_jp"), "ko": ("euc_kr", "cp949"),
+    "zh": ("gb18030", "big5", "big5hkscs"), "he": ("cp1255", "iso8859_8"), "ar": ("cp1256", "iso8859_6"),
+    "th": ("cp874", "tis_620"),
+}
+
+
+# The encodings real pages are served in (the WHATWG legacy set), when the language does not settle it.
+WEB_CODECS = ("cp1252", "gb18030", "shift_jis", "euc_jp", "euc_kr", "big5", "cp1251", "koi8_r", "cp1250",
+              "iso8859_2", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp874", "iso8859_15")
 
 
 def bom_charset(raw: bytes) -> str | None:
@@ -99,7 +128,7 @@ def decode_strict(raw: bytes, codec: str) -> str | None:
 
 
 def decode_html(raw: bytes, header_charset: str | None = None) -> tuple[str, str]:
-    """Page bytes to (text, codec used): BOM, declared charsets (checked), UTF-8, then detection."""
+    """Page bytes to (text, codec used): BOM, declared charsets (checked), UTF-8, then guessing."""
     bom = bom_charset(raw)
     text = decode_strict(raw, bom) if bom is not None else None
     if text is not None:
@@ -109,23 +138,80 @@ def decode_html(raw: bytes, header_charset: str | None = None) -> tuple[str, str
     for codec in filter(None, map(normalise_charset, declared_charsets(raw, header_charset))):
         if utf8 is not None and codec != "utf-8" and not raw.isascii():
             return utf8, "utf-8"  # valid UTF-8 mislabelled with a legacy charset
-        text = decode_strict(raw, codec)
+        text = decode_clean(raw, codec)
         if text is not None:
             return text, codec
         LOGGER.debug("declared charset %s does not fit the bytes; trying the next", codec)
     if utf8 is not None:
         return utf8, "utf-8"
-    return detect_and_decode(raw)
+    return guess_and_decode(raw)
 
 
-def detect_and_decode(raw: bytes) -> tuple[str, str]:
-    """charset-normalizer's best guess on a sample; PermanentError decode_error when it has none."""
+def decode_clean(raw: bytes, codec: str) -> str | None:
+    """The bytes decoded strictly under ``codec`` when that gives no C1 control characters, else None."""
+    text = decode_strict(raw, codec)
+    return None if text is None or C1_CONTROLS_RE.search(text) else text
+
+
+def page_language(raw: bytes) -> str | None:
+    """The primary subtag of the page's ``<html lang>``, lower-case, when it declares one."""
+    match = HTML_LANG_RE.search(raw[:META_SCAN_BYTES])
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def reads_cleanly(text: str) -> bool:
+    """Whether the non-ASCII words of a decoding read like text, not mojibake (charset-normalizer's mess measure)."""
+    from charset_normalizer.md import mess_ratio
+
+    words = NON_ASCII_WORD_RE.finditer(text[:DETECT_BYTES])
+    sample = " ".join(match.group() for _, match in zip(range(MESS_SAMPLE_WORDS), words))
+    return mess_ratio(sample, MAX_MESS) < MAX_MESS
+
+
+def guess_and_decode(raw: bytes) -> tuple[str, str]:
+    """Undeclared or wrongly declared bytes: the first plausible codec whose reading is clean and reads as text."""
+    fallback = None
+    for codec in guess_codecs(raw):
+        text = decode_clean(raw, codec)
+        if text is None:
+            continue
+        if reads_cleanly(text):
+            return text, codec
+        fallback = fallback or (text, codec)  # no C1 controls, if not convincing: better than a guess with
+    return fallback or decode_best_effort(raw)
+
+
+def guess_codecs(raw: bytes) -> Iterator[str]:
+    """Codecs to try, most likely first: windows-1252, then detection among the page language's and the web's."""
+    plausible = LANGUAGE_CODECS.get(page_language(raw) or "")
+    seen = set()
+    codecs_in_order = itertools.chain(
+        ("cp1252",) if plausible is None or "cp1252" in plausible else (),
+        *(detected_codecs(raw, group) for group in filter(None, (plausible, WEB_CODECS))),
+        (normalise_charset(name) for name in (plausible or ()) + WEB_CODECS))
+    for codec in codecs_in_order:
+        if codec and codec not in seen:
+            seen.add(codec)
+            yield codec
+
+
+def detected_codecs(raw: bytes, candidates: tuple[str, ...]) -> Iterator[str]:
+    """charset-normalizer's guesses among ``candidates``, best first (Latin code pages try windows-1252 first)."""
+    from charset_normalizer import from_bytes
+
+    for match in from_bytes(raw[:DETECT_BYTES], cp_isolation=list(candidates)):
+        codec = normalise_charset(match.encoding) or match.encoding
+        if codec in LATIN_CODE_PAGES:
+            yield "cp1252"
+        yield codec
+
+
+def decode_best_effort(raw: bytes) -> tuple[str, str]:
+    """charset-normalizer's best guess with replacement characters; PermanentError decode_error when it has none."""
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw[:DETECT_BYTES]).best()
     if best is None:
         raise PermanentError("cannot determine the character encoding", reason=Reason.DECODE_ERROR)
     codec = normalise_charset(best.encoding) or best.encoding
-    if codec in LATIN_CODE_PAGES:
-        codec = "cp1252"
     return raw.decode(codec, errors="replace"), codec
