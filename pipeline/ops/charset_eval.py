@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from pipeline.errors import PermanentError
+
 DATASETS = ("news-pages", "news-pages-intl")
 
 
@@ -85,7 +87,7 @@ def is_right(sample: Sample, decode: Callable[[bytes, str | None], tuple[str, st
     """Whether ``decode`` gives back exactly the sample's text (a refusal is wrong)."""
     try:
         return decode(sample.raw, sample.header)[0] == sample.expected
-    except ValueError:  # PermanentError is not one; only codec trouble lands here
+    except PermanentError:  # refused: not the text
         return False
 
 
