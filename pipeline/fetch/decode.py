@@ -20,6 +20,8 @@ bytes no codec explains are a ``decode_error``.
 from __future__ import annotations
 
 import codecs
+import functools
+import importlib
 import itertools
 import logging
 import re
@@ -148,9 +150,21 @@ def decode_html(raw: bytes, header_charset: str | None = None) -> tuple[str, str
 
 
 def decode_clean(raw: bytes, codec: str) -> str | None:
-    """The bytes decoded strictly under ``codec`` when that gives no C1 control characters, else None."""
+    """The bytes decoded strictly under ``codec``, else None; a single-byte codec must give no C1 controls."""
     text = decode_strict(raw, codec)
-    return None if text is None or C1_CONTROLS_RE.search(text) else text
+    if text is not None and is_single_byte(codec) and C1_CONTROLS_RE.search(text):
+        return None  # bytes 0x80-0x9f read as controls: windows-1252's characters under another label
+    return text
+
+
+@functools.lru_cache(maxsize=64)
+def is_single_byte(codec: str) -> bool:
+    """Whether a codec maps each byte to one character (a table codec: cp*, iso8859-*, koi8-*, mac-*)."""
+    try:
+        module = importlib.import_module("encodings." + codecs.lookup(codec).name.replace("-", "_"))
+    except (ImportError, LookupError):
+        return False
+    return hasattr(module, "decoding_table") or hasattr(module, "decoding_map")
 
 
 def page_language(raw: bytes) -> str | None:
