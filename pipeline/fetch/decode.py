@@ -75,6 +75,10 @@ LANGUAGE_CODECS = {
 }
 
 
+# Legacy encodings that hold all of Unicode, so a page in any language may come in them.
+UNICODE_CODECS = ("gb18030",)
+
+
 # The encodings real pages are served in (the WHATWG legacy set), when the language does not settle it.
 WEB_CODECS = ("cp1252", "gb18030", "shift_jis", "euc_jp", "euc_kr", "big5", "cp1251", "koi8_r", "cp1250",
               "iso8859_2", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp874", "iso8859_15")
@@ -196,13 +200,14 @@ def guess_and_decode(raw: bytes) -> tuple[str, str]:
 
 
 def guess_codecs(raw: bytes) -> Iterator[str]:
-    """Codecs to try, most likely first: windows-1252, then detection among the page language's and the web's."""
-    plausible = LANGUAGE_CODECS.get(page_language(raw) or "")
+    """Codecs to try, most likely first: windows-1252, then those that can carry the page's language, then the web's."""
+    language = LANGUAGE_CODECS.get(page_language(raw) or "")
+    plausible = language + UNICODE_CODECS if language else None
+    groups = [group for group in (plausible, WEB_CODECS) if group]
     seen = set()
     codecs_in_order = itertools.chain(
         ("cp1252",) if plausible is None or "cp1252" in plausible else (),
-        *(detected_codecs(raw, group) for group in filter(None, (plausible, WEB_CODECS))),
-        (normalise_charset(name) for name in (plausible or ()) + WEB_CODECS))
+        *((*detected_codecs(raw, group), *map(normalise_charset, group)) for group in groups))
     for codec in codecs_in_order:
         if codec and codec not in seen:
             seen.add(codec)
