@@ -10,8 +10,14 @@ Precedence, as right for the web:
    it; and bytes that are valid, non-ASCII UTF-8 are UTF-8 whatever legacy charset they claim (a
    strict UTF-8 decode of legacy text almost never succeeds by accident, while servers labelling
    UTF-8 pages ISO-8859-1 by default are common);
-3. with no usable declaration: strict UTF-8, else detection (charset-normalizer on a bounded
-   sample; Latin single-byte guesses, which it cannot tell apart on short text, become windows-1252).
+3. with no usable declaration: strict UTF-8; else windows-1252 (by far the most common mislabel) when
+   the bytes are all defined in it and its non-ASCII words read as text (charset-normalizer's mess
+   measure); else detection restricted to the encodings that can carry the page's ``<html lang>``
+   (plus gb18030, which carries every language), then to the web's legacy encodings.
+
+A declaration is "usable" when the bytes decode strictly under it and, for a single-byte codec, give no
+C1 control characters (U+0080-U+009F: windows-1252's punctuation under another label); a guess must pass
+the same check, so no C1 controls come out while another plausible decoding has none.
 
 Binary payloads (images, PDFs, archives, NUL bytes without a BOM) are refused with ``binary``;
 bytes no codec explains are a ``decode_error``.
