@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BODY = "".join(f"<p>À Montréal, le café de la rue Saint-Denis a rouvert ses portes ce {day} : « Ça fait du bien », "
                f"a déclaré François, le propriétaire, devant une foule d’habitués réjouis.</p>"
                for day in ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"))
-PAGE = f"<html lang='fr'><head><title>Le café rouvre à Montréal</title></head><body><article><h1>Le café rouvre à Montréal</h1>{BODY}</article></body></html>"
+PAGE = ("<html lang='fr'><head><title>Le café rouvre à Montréal</title></head>"
+        f"<body><article><h1>Le café rouvre à Montréal</h1>{BODY}</article></body></html>")
 
 
 def test_cp1252_page_is_archived_as_served_and_reprocessed_from_the_archive_alone(settings, es, tmp_path):
