@@ -69,6 +69,37 @@ def test_header_that_does_not_fit_falls_back_to_detection():
     assert text == html and used != "utf-8"
 
 
+MONTREAL = "Le café de Montréal rouvre : « Ça fait du bien », dit François. " * 3
+
+
+@pytest.mark.parametrize("html, header", [
+    (page(MONTREAL), "utf-8"),  # issue 15: decoded as cp775 ("Montrķal cafķ")
+    (page(MONTREAL, "<meta charset='utf-8'>"), None),
+    (page(MONTREAL), None),
+    ("<html lang='fr'>" + page(MONTREAL)[6:], "utf-8"),
+    (page("“Quoted” — it’s " + FRENCH), "utf-8"),
+])
+def test_cp1252_mislabelled_as_utf8_is_cp1252(html, header):
+    assert decode_html(html.encode("cp1252"), header) == (html, "cp1252")
+
+
+@pytest.mark.parametrize("html, codec", [
+    (page(RUSSIAN), "cp1251"),
+    ("<html lang='ru'>" + page(RUSSIAN)[6:], "cp1251"),
+    (page(JAPANESE), "shift_jis"),
+    (page("대통령은 기자들에게 경제가 성장하고 있다고 말했다. " * 4), "euc_kr"),
+    (page("国家主席对记者说，经济正在增长，尽管存在担忧。" * 4), "gb18030"),
+])
+def test_other_charsets_labelled_utf8_are_not_read_as_cp1252(html, codec):
+    assert decode_html(html.encode(codec), "utf-8")[0] == html
+
+
+def test_no_c1_controls_when_a_clean_decoding_exists():
+    html = page(MONTREAL + "“ok” – ‘fine’ … € ™ œ Ÿ")
+    text, _ = decode_html(html.encode("cp1252"), "iso-8859-2")  # iso-8859-2 reads 0x80-0x9f as C1 controls
+    assert text == html and not any("\x80" <= ch <= "\x9f" for ch in text)
+
+
 def test_fetched_page_uses_meta_charset_when_header_has_none(site):
     html = page(RUSSIAN, "<meta charset='windows-1251'>")
     url = site.add("/ru", body=html.encode("cp1251"), headers={"Content-Type": "text/html"})
@@ -81,12 +112,16 @@ def test_fetched_page_uses_meta_charset_when_header_has_none(site):
 def test_hopeless_bytes_are_a_decode_error(monkeypatch):
     import charset_normalizer
 
-    class NoMatch:
+    from pipeline.fetch import decode
+
+    class NoMatch(list):
         def best(self):
             return None
 
-    # charset-normalizer finds *some* codec for nearly anything; force its "no idea" answer.
-    monkeypatch.setattr(charset_normalizer, "from_bytes", lambda raw: NoMatch())
+    # charset-normalizer finds *some* codec for nearly anything, and gb18030 decodes most bytes:
+    # force the "no idea" answer and an empty candidate list.
+    monkeypatch.setattr(charset_normalizer, "from_bytes", lambda raw, **kwargs: NoMatch())
+    monkeypatch.setattr(decode, "WEB_CODECS", ())
     with pytest.raises(PermanentError) as info:
-        decode_html(b"\xff\xfe\xfa" * 10 + b"\xc3", None)
+        decode_html(b"\x81\x8d\x8f" * 10 + b"\xc3", None)
     assert info.value.reason == "decode_error"

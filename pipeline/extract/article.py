@@ -80,12 +80,12 @@ def ensure_text_is_html(text: str) -> None:
         raise PermanentError("no HTML markup found", reason="not_html")
 
 
-def to_text(html: str | bytes, settings) -> str:
-    """Checked, decoded page text within the size limit."""
+def to_text(html: str | bytes, settings, header_charset: str | None = None) -> str:
+    """Checked, decoded page text within the size limit (bytes decoded with the HTTP charset they came with)."""
     size = len(html)
     if size > settings.extract_max_bytes:
         raise PermanentError(f"page of {size} bytes exceeds {settings.extract_max_bytes}", reason="too_large")
-    text = decode_html(html)[0] if isinstance(html, bytes) else html
+    text = decode_html(html, header_charset)[0] if isinstance(html, bytes) else html
     ensure_text_is_html(text)
     return text.replace("\x00", "")
 
@@ -178,7 +178,8 @@ def time_limit(seconds: float):
             signal.setitimer(signal.ITIMER_REAL, max(previous_delay - (time.monotonic() - started), 0.001))
 
 
-def extract_article(html: str | bytes, url: str | None = None, settings=None) -> Article:
+def extract_article(html: str | bytes, url: str | None = None, settings=None,
+                    header_charset: str | None = None) -> Article:
     """Parse one HTML page into an Article; raises PermanentError(reason=...) for unusable pages."""
     if settings is None:
         from pipeline.settings import get_settings
@@ -188,7 +189,7 @@ def extract_article(html: str | bytes, url: str | None = None, settings=None) ->
 
     try:
         with time_limit(settings.extract_timeout):
-            return build_article(to_text(html, settings), url, settings)
+            return build_article(to_text(html, settings, header_charset), url, settings)
     except ExtractionTimeout:
         raise PermanentError(f"extraction took over {settings.extract_timeout}s", reason="extract_timeout") from None
     except RecursionError as exc:

@@ -46,6 +46,7 @@ KEPT_HEADERS = ("content-type", "content-length", "content-encoding", "content-l
                 "last-modified", "etag", "cache-control", "x-robots-tag", "link")
 PAGE_HEADERS = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
 SNIFF_BYTES = 1024
+CHARSET_PARAM_RE = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)", re.I)
 HTML_SNIFF_RE = re.compile(rb"<(?:!doctype\s+html|html|head|body|title|meta|p|div)[\s>/]", re.I)
 
 
@@ -64,6 +65,12 @@ class FetchedPage:
     fetched_at: datetime  # UTC
     redirects: tuple[str, ...] = ()  # the URLs that redirected, in order
     attempts: int = 1
+
+    @property
+    def header_charset(self) -> str | None:
+        """The charset label of the Content-Type header, as sent (None without one)."""
+        match = CHARSET_PARAM_RE.search(self.headers.get("content-type", ""))
+        return match.group(1) if match else None
 
 
 def fetch_page(url: str, settings: Settings, client: httpx.Client | None = None,

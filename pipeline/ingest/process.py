@@ -50,7 +50,8 @@ def build_from_html(item: dict, html: str | bytes, settings: Settings, raw_path:
     from pipeline.nlp.enrich import enrich_text
 
     counts = counts or IngestCounts()
-    article = extract_article(html, url=fetched.get("final_url") or item.get("url"), settings=settings)
+    article = extract_article(html, url=fetched.get("final_url") or item.get("url"), settings=settings,
+                              header_charset=fetched.get("http_charset"))
     counts.extracted += 1
     enrichment = enrich_text(article.text, settings, article.language)
     counts.enriched += 1
@@ -64,8 +65,8 @@ def process_item(item: dict, settings: Settings, client, counts: IngestCounts) -
 
     page = fetch_page(item["url"], settings, client=client)
     counts.fetched += 1
-    # The decoded text, stored as UTF-8: re-extraction needs no HTTP header to find the charset.
-    raw_path = store_raw(item["_id"], page.html, settings)
+    # The bytes as served: reprocessing decodes them again, with the header charset kept on the document.
+    raw_path = store_raw(item["_id"], page.raw, settings)
     return build_from_html(item, page.html, settings, raw_path, fetch_facts(page), True, counts)
 
 

@@ -5,8 +5,10 @@ The root is ``settings.archive_root``: a local folder by default, or any fsspec 
 folder grows huge: ``<root>/ab/cd/abcd1234....html.gz``. Re-extraction and re-enrichment read from
 here and never refetch a page.
 
-Pages are stored as UTF-8 text (the fetcher has already decoded them) and load back as the stored
-bytes; the one HTML decoder (:mod:`pipeline.fetch.decode`) reads them, as it reads a page from the wire. Compression is deterministic (no timestamp in the gzip header), so
+Pages are stored as the bytes the server sent (after Content-Encoding, before any charset decoding;
+archives written before held UTF-8 text, which decodes the same way) and load back as stored; the one HTML
+decoder (:mod:`pipeline.fetch.decode`) reads them with the document's ``http_charset``, as it reads a page
+from the wire. Compression is deterministic (no timestamp in the gzip header), so
 storing the same page twice writes identical bytes: archive writes are idempotent.
 """
 

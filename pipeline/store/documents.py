@@ -29,8 +29,9 @@ ITEM_FIELDS = ("url", "canonical_url", "guid", "feed", "source", "title", "summa
                "tags", "discovered_at")
 
 
-# When and where the page was fetched: new on each fetch, kept as stored when reprocessing from the archive.
-FETCH_FIELDS = ("final_url", "fetched_at")
+# When and where the page was fetched: new on each fetch, kept as stored when reprocessing from the archive
+# (http_charset: the Content-Type charset, which decodes the archived bytes again).
+FETCH_FIELDS = ("final_url", "fetched_at", "http_charset")
 
 
 # What a claim loads to process an item, and what reprocessing reads to rebuild an indexed document.
@@ -92,7 +93,7 @@ def release_update() -> dict:
 
 def fetch_facts(page) -> dict:
     """The FETCH_FIELDS of a freshly fetched page."""
-    return {"final_url": page.final_url, "fetched_at": page.fetched_at.isoformat()}
+    return {"final_url": page.final_url, "fetched_at": page.fetched_at.isoformat(), "http_charset": page.header_charset}
 
 
 def indexed_doc(item: dict, article, enrichment, raw_path: str | None, fetched: dict, new_attempt: bool) -> dict:
