@@ -180,10 +180,10 @@ def main() -> int:
                   "per_host_delay": settings.per_host_delay, "per_host_concurrency": settings.per_host_concurrency,
                   **run_rounds(es, settings, folder, bases, args.rounds), "peak_rss_mb": peak_rss_mb()}
         result["target_met"] = result["warm_median"]["wall_s"] < 60
-    finally:
-        delete_indices(es, settings)
+    finally:  # the wire first: a cluster that went away must not leave its process running
         wire.terminate()
         wire.wait(timeout=10)
+        delete_indices(es, settings)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
     median = result["warm_median"]
