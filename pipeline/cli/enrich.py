@@ -8,20 +8,20 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import PermanentError, Reason
-from pipeline.fetch.decode import decode_html, looks_binary
+from pipeline.fetch.decode import decode_html
 from pipeline.nlp.enrich import DETECT, enrich_texts
 
 
 def decode_input(path: str, raw: bytes) -> str:
     """The text of an input file: BOM, strict UTF-8, else detection; binary or undecodable is ``bad_input``."""
-    if looks_binary(raw):
-        raise PermanentError(f"{path}: binary file, not text: give UTF-8 text or the JSON lines of `wiredesk extract`",
-                             reason=Reason.BAD_INPUT)
     try:
-        return decode_html(raw)[0]  # the one decoder: BOM, UTF-8, then charset detection
+        return decode_html(raw)[0]  # the one decoder: binary refused, then BOM, UTF-8, charset detection
     except PermanentError as exc:
-        raise PermanentError(f"{path}: {exc}: convert it to UTF-8 (iconv -f CHARSET -t UTF-8)",
-                             reason=Reason.BAD_INPUT) from exc
+        if exc.reason == Reason.BINARY:
+            message = f"{path}: binary file, not text: give UTF-8 text or the JSON lines of `wiredesk extract`"
+        else:
+            message = f"{path}: {exc}: convert it to UTF-8 (iconv -f CHARSET -t UTF-8)"
+        raise PermanentError(message, reason=Reason.BAD_INPUT) from exc
 
 
 def read_input(path: str) -> Iterator[tuple[str, str, object]]:
@@ -31,13 +31,13 @@ def read_input(path: str) -> Iterator[tuple[str, str, object]]:
     Unreadable, binary or undecodable files and malformed lines raise PermanentError (reason ``bad_input``).
     """
     try:
-        raw = decode_input(path, Path(path).read_bytes())
+        text = decode_input(path, Path(path).read_bytes())
     except OSError as exc:
         raise PermanentError(f"{path}: {exc.strerror or exc}", reason=Reason.BAD_INPUT) from exc
-    if not (path.endswith((".jsonl", ".json")) or raw.lstrip().startswith("{")):
-        yield path, raw, DETECT
+    if not (path.endswith((".jsonl", ".json")) or text.lstrip().startswith("{")):
+        yield path, text, DETECT
         return
-    for number, line in enumerate(raw.splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

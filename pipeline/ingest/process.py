@@ -102,8 +102,8 @@ def process_chunk(es, settings: Settings, ids: list[str], run_id: str, progress=
     result = index_articles(es, settings, docs) if docs else None
     if result:
         counts.indexed = result.succeeded
-        for failure in result.failures:
-            counts.failed_by_reason[Reason.INDEX_REJECTED] += 1
+        if result.failures:
+            counts.failed_by_reason[Reason.INDEX_REJECTED] += len(result.failures)
     if failures:
         update_documents(es, settings, settings.articles_alias, failures)
     counts.failed = sum(counts.failed_by_reason.values())

@@ -77,9 +77,14 @@ def ingest_counts(summary: dict) -> dict:
     return {"counts": counts, "failed_by_reason": dict(summary.get("failed_by_reason") or {})}
 
 
+def run_facts(kind: str, summary: dict) -> dict:
+    """The counts, reasons and failing feeds of a poll or ingest summary."""
+    return poll_counts(summary) if kind == "poll" else ingest_counts(summary)
+
+
 def failure_rate_alert(kind: str, summary: dict, threshold: float) -> str | None:
     """Why a run failed too often (failed feeds or items over the total above ``threshold``), else None."""
-    facts = poll_counts(summary) if kind == "poll" else ingest_counts(summary)
+    facts = run_facts(kind, summary)
     counts = facts["counts"]
     total, failed = counts.get("feeds" if kind == "poll" else "claimed", 0), counts.get("failed", 0)
     if not total or failed / total <= threshold:
@@ -96,7 +101,7 @@ def build_run_record(dag_id: str, run_id: str, kind: str, summary: dict,
     """The run document: who, when, and the counts of its summary."""
     if kind not in RUN_KINDS:
         raise ValueError(f"run kind must be one of {RUN_KINDS}, not {kind!r}")
-    facts = poll_counts(summary) if kind == "poll" else ingest_counts(summary)
+    facts = run_facts(kind, summary)
     finished = finished_at or datetime.now(UTC)
     started = started_at.isoformat() if isinstance(started_at, datetime) else started_at
     return {"dag_id": dag_id, "run_id": run_id, "kind": kind, "started_at": started,
